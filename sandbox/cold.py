@@ -1,0 +1,126 @@
+"""ColdSandbox: one fresh hardened container per check, removed afterwards."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import docker
+import docker.errors
+
+from sandbox.base import FixResult
+from sandbox.config import SandboxConfig
+from sandbox.docker_io import (RUNNER, connect, exchange, hardened_host_config, labels,
+                               reap_orphans, remove_quietly)
+from sandbox.errors import InfraError
+from sandbox.image import ensure_image
+from sandbox.report import CheckReport
+from sandbox.verdict import RunFacts, build_report
+from sandbox.workspace import Workspace
+
+ENV = {"LANG": "C.UTF-8", "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"}
+
+
+def manifest(ws: Workspace, cfg: SandboxConfig, timeout_s: float, mode: str) -> dict:
+    return {"token": secrets.token_hex(8), "mode": mode, "timeout_s": timeout_s,
+            "output_limit_bytes": cfg.output_limit_bytes,
+            "report_limit_bytes": cfg.report_limit_bytes,
+            "lint_paths": ws.lint_paths, "test_paths": ws.test_paths}
+
+
+def stream_cap(cfg: SandboxConfig) -> int:
+    """Most bytes the host reads back: the runner's own caps plus JSON overhead."""
+    return 2 * cfg.report_limit_bytes + 6 * cfg.output_limit_bytes + (1 << 20)
+
+
+def fix_result(facts: RunFacts) -> FixResult:
+    try:
+        doc = json.loads(facts.stdout.decode("utf-8", errors="replace"))
+        files = {str(k): str(v) for k, v in doc["files"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return FixResult(ok=False, message=facts.error or "the autofix run sent no report")
+    return FixResult(files=files)
+
+
+class ColdSandbox:
+    """A new container for every check: the simplest, slowest, most isolated backend."""
+
+    name = "cold"
+
+    def __init__(self, config: SandboxConfig | None = None,
+                 client: docker.DockerClient | None = None, *, progress=None) -> None:
+        self.config = config or SandboxConfig()
+        self.client = connect(client)
+        self.image = self.config.image or ensure_image(self.client, progress=progress)
+        reap_orphans(self.client, self.config.label)
+
+    def __enter__(self) -> ColdSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def check(self, workspace: Workspace, *, timeout_s: float | None = None) -> CheckReport:
+        timeout = timeout_s or self.config.timeout_s
+        m = manifest(workspace, self.config, timeout, "check")
+        facts = self.run(m, workspace.tar_bytes(), timeout)
+        return build_report(facts, f"/work/{m['token']}", timeout)
+
+    def autofix(self, workspace: Workspace) -> FixResult:
+        only_code = Workspace(files=workspace.files)
+        m = manifest(only_code, self.config, self.config.timeout_s, "fix")
+        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
+
+    def run(self, m: dict, payload: bytes, timeout_s: float) -> RunFacts:
+        """Create, feed, read and remove one container. Returns facts; never hangs."""
+        api = self.client.api
+        started = time.monotonic()
+        deadline = started + timeout_s + self.config.host_grace_s
+        cid = None
+        try:
+            cid = api.create_container(
+                self.image, command=[*RUNNER, json.dumps(m)], user="0", environment=ENV,
+                stdin_open=True, tty=False, network_disabled=True, use_config_proxy=False,
+                labels=labels(self.config, "cold"), working_dir="/work",
+                host_config=hardened_host_config(api, self.config))["Id"]
+            sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1,
+                                                  "stream": 1})
+            try:
+                api.start(cid)
+                got = exchange(sock, payload, deadline, stream_cap(self.config))
+            finally:
+                sock.close()
+            host_killed = got.deadline_hit
+            if got.deadline_hit or got.truncated:
+                _kill(api, cid)
+            try:
+                code = api.wait(cid, timeout=max(5.0, deadline - time.monotonic()))
+                exit_code = code.get("StatusCode")
+            except Exception:  # the daemon's wait timed out: stop it the hard way
+                _kill(api, cid)
+                host_killed, exit_code = True, None
+            state = api.inspect_container(cid)["State"]
+            return RunFacts(stdout=got.stdout, stderr=got.stderr,
+                            duration_s=time.monotonic() - started, truncated=got.truncated,
+                            host_killed=host_killed, oom_killed=bool(state.get("OOMKilled")),
+                            exit_code=exit_code, error=got.error)
+        except docker.errors.ImageNotFound as exc:
+            raise InfraError(f"sandbox image {self.image} is missing: run "
+                             "`codemend sandbox build`") from exc
+        except (docker.errors.APIError, docker.errors.DockerException) as exc:
+            return RunFacts(stdout=b"", stderr=b"", duration_s=time.monotonic() - started,
+                            error=f"docker: {exc}")
+        finally:
+            if cid is not None:
+                remove_quietly(api, cid)
+
+
+def _kill(api: docker.APIClient, cid: str) -> None:
+    try:
+        api.kill(cid)
+    except docker.errors.APIError:
+        pass  # already gone

@@ -1,0 +1,114 @@
+"""Parse what the container sends back. Everything here is hostile input.
+
+The runner ships ruff's JSON and pytest's JUnit XML verbatim (size-capped); the host
+parses them into the report models. Nothing is scraped from human-readable text. A
+missing, empty or malformed report is a failure with a clear message, never a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from sandbox.report import Finding, LintReport, TestCase, TestReport
+
+MESSAGE_CHARS = 2000
+TRACEBACK_HEAD = 1500
+TRACEBACK_TAIL = 2500
+
+
+def trim(text: str, head: int, tail: int) -> str:
+    """Keep the head and tail of ``text`` and say how much was cut in between."""
+    if len(text) <= head + tail:
+        return text
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
+
+
+def _rel(path: str, workdir: str) -> str:
+    prefix = workdir.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def parse_ruff(raw: str, workdir: str) -> LintReport:
+    """Parse ``ruff check --output-format json``."""
+    if not raw.strip():
+        return LintReport(ok=False, error="ruff produced no report")
+    try:
+        items = json.loads(raw)
+    except ValueError as exc:
+        return LintReport(ok=False, error=f"ruff report is not valid JSON: {exc}")
+    if not isinstance(items, list):
+        return LintReport(ok=False, error="ruff report is not a JSON list")
+    findings = []
+    for item in items:
+        if not isinstance(item, dict):
+            return LintReport(ok=False, error="ruff report holds a non-object entry")
+        loc = item.get("location") if isinstance(item.get("location"), dict) else {}
+        code = item.get("code")
+        findings.append(Finding(
+            code=str(code)[:32] if code is not None else None,
+            message=trim(str(item.get("message", "")), MESSAGE_CHARS, 0),
+            path=_rel(str(item.get("filename", "")), workdir)[:500],
+            line=_int(loc.get("row")),
+            column=_int(loc.get("column")),
+            fixable=isinstance(item.get("fix"), dict),
+        ))
+    return LintReport(ok=not findings, findings=findings)
+
+
+def _case_id(el: ET.Element) -> str:
+    name = el.get("name", "")
+    file = el.get("file", "")
+    classname = el.get("classname", "")
+    if file:
+        module = file[:-3].replace("/", ".") if file.endswith(".py") else file
+        cls = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
+        return "::".join(p for p in (file, cls, name) if p)
+    if classname:
+        return f"{classname.replace('.', '/')}.py::{name}"
+    return name
+
+
+def parse_junit(raw: str) -> TestReport:
+    """Parse a pytest JUnit XML report (xunit1 or xunit2)."""
+    if not raw.strip():
+        return TestReport(ok=False, error="pytest wrote an empty JUnit report")
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        return TestReport(ok=False, error=f"the JUnit report is not valid XML: {exc}")
+    if root.tag not in ("testsuites", "testsuite"):
+        return TestReport(ok=False, error=f"the JUnit report has an unexpected root <{root.tag}>")
+    cases: list[TestCase] = []
+    for el in root.iter("testcase"):
+        outcome, message, tb = "passed", "", ""
+        for child in el:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                message = child.get("message", "") or ""
+                tb = child.text or ""
+                break
+        cases.append(TestCase(
+            id=_case_id(el)[:500],
+            outcome=outcome,
+            message=trim(message, MESSAGE_CHARS, 0),
+            traceback=trim(tb, TRACEBACK_HEAD, TRACEBACK_TAIL),
+        ))
+    counts = {k: sum(c.outcome == k for c in cases) for k in ("passed", "failed", "error",
+                                                             "skipped")}
+    report = TestReport(ok=False, passed=counts["passed"], failed=counts["failed"],
+                        errors=counts["error"], skipped=counts["skipped"], cases=cases)
+    if not cases:
+        report.error = "pytest collected no tests"
+    else:
+        report.ok = counts["failed"] == 0 and counts["error"] == 0
+    return report

@@ -1,0 +1,327 @@
+"""The in-container check runner.
+
+Runs as PID 1 (cold sandbox) or via ``docker exec`` (pooled sandbox), as root with
+only CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_CHOWN. It:
+
+1. takes its manifest (JSON) as argv[1] and the workspace as one tar stream on stdin;
+2. writes the files root-owned and read-only under the work dir;
+3. runs ``ruff check --output-format json`` and pytest (JUnit XML) concurrently, each as
+   the sandbox uid with no capabilities left, under ``timeout -s KILL``;
+4. kills every process of the sandbox uid, then prints exactly one JSON document.
+
+Only the standard library is used: this file runs with the image's system Python.
+Code under test never shares this process's stdout: its output goes to pipes that this
+runner reads with a byte cap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+SANDBOX_UID = 10001
+SANDBOX_GID = 10001
+VENV_BIN = "/opt/venv/bin"
+PYTEST_INI = "/opt/codemend/pytest.ini"
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+TRIM_TEXT_CHARS = 65536
+
+
+def _read_capped(stream, cap: int, sink: dict, on_overflow) -> None:
+    """Read ``stream`` to EOF, keeping at most ``cap`` bytes; call ``on_overflow`` once."""
+    kept = bytearray()
+    total = 0
+    while True:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        total += len(chunk)
+        room = cap - len(kept)
+        if room > 0:
+            kept += chunk[:room]
+        if total > cap and not sink.get("overflow"):
+            sink["overflow"] = True
+            on_overflow()
+    sink["data"] = bytes(kept).decode("utf-8", errors="replace")
+    sink["bytes"] = total
+
+
+class Step:
+    """One sandboxed subprocess (ruff or pytest) with capped, concurrently read output."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, cwd: str, timeout_s: float,
+                 output_cap: int) -> None:
+        self.name = name
+        self.timeout_s = timeout_s
+        self.output_cap = output_cap
+        self.out: dict = {}
+        self.err: dict = {}
+        self.output_limit = False
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            ["timeout", "-s", "KILL", f"{timeout_s:.3f}", *argv],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, cwd=cwd, start_new_session=True, close_fds=True,
+            # setuid away from 0 clears the permitted and effective capability sets
+            user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[], umask=0o022,
+        )
+        self.threads = [
+            threading.Thread(target=_read_capped,
+                             args=(self.proc.stdout, output_cap, self.out, self._overflow)),
+            threading.Thread(target=_read_capped,
+                             args=(self.proc.stderr, output_cap, self.err, self._overflow)),
+        ]
+        for t in self.threads:
+            t.daemon = True
+            t.start()
+
+    def _overflow(self) -> None:
+        self.output_limit = True
+        _kill_sandbox_processes()
+
+    def wait(self) -> dict:
+        rc = self.proc.wait()
+        elapsed = time.monotonic() - self.started
+        for t in self.threads:
+            t.join(timeout=2.0)
+        return {
+            "rc": rc,
+            "duration_s": round(elapsed, 4),
+            "timed_out": (rc in (124, 137, -9)) and elapsed >= self.timeout_s - 0.05,
+            "output_limit": self.output_limit,
+            "stdout": self.out.get("data", ""),
+            "stderr": self.err.get("data", ""),
+            "stdout_bytes": self.out.get("bytes", 0),
+            "stderr_bytes": self.err.get("bytes", 0),
+        }
+
+
+def _kill_sandbox_processes() -> None:
+    """SIGKILL every process that runs as the sandbox uid (detached ones included)."""
+    for _ in range(5):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                st = os.stat(f"/proc/{entry}")
+            except OSError:
+                continue
+            if st.st_uid == SANDBOX_UID:
+                found = True
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not found:
+            return
+        time.sleep(0.02)
+
+
+def _oom_kills() -> int:
+    """The cgroup's OOM-kill counter (v1 memory.oom_control or v2 memory.events)."""
+    for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return -1
+
+
+def _safe_relpath(name: str) -> str | None:
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        return None
+    return "/".join(parts)
+
+
+def _unpack(workdir: str, writable: bool = False) -> list[str]:
+    """Read the workspace tar from stdin; write its files root-owned and read-only.
+
+    With ``writable`` (fix mode) the files and folders belong to the sandbox uid instead,
+    so ruff can rewrite them. Returns the relative paths written.
+    """
+    written = []
+    with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
+        total = 0
+        for member in tar:
+            if not member.isfile():
+                continue  # links, devices, dirs: ignored (dirs are made as needed)
+            total += member.size
+            if total > MAX_INPUT_BYTES:
+                raise ValueError("workspace larger than the sandbox accepts")
+            data = tar.extractfile(member).read()
+            rel = _safe_relpath(member.name)
+            if rel is None or not rel.startswith("files/"):
+                continue
+            target = os.path.join(workdir, rel[len("files/"):])
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            written.append(rel[len("files/"):])
+    for root, dirs, files in os.walk(workdir):
+        for name in [*dirs, *files] if writable else dirs:
+            path = os.path.join(root, name)
+            if writable:  # chmod first: after chown root no longer owns it
+                os.chmod(path, 0o755 if name in dirs else 0o644)
+                os.chown(path, SANDBOX_UID, SANDBOX_GID)
+            else:
+                os.chmod(path, 0o555)
+    if writable:
+        os.chown(workdir, SANDBOX_UID, SANDBOX_GID)
+    else:
+        os.chmod(workdir, 0o555)
+    return written
+
+
+def _read_report_file(path: str, cap: int) -> dict:
+    """Read a file written by sandboxed code: no symlinks, regular files only, size-capped."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return {"present": False, "error": f"{type(exc).__name__}: {exc.strerror}"}
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return {"present": False, "error": "not a regular file"}
+        data = fh.read(cap + 1)
+    return {"present": True, "size": st.st_size, "truncated": len(data) > cap,
+            "data": data[:cap]}
+
+
+def _trim_junit(data: bytes) -> tuple[str, bool]:
+    """Shorten huge texts inside a JUnit document so it can be shipped; keep it JUnit XML."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError:
+        return data.decode("utf-8", errors="replace"), False
+    trimmed = False
+    for el in root.iter():
+        if el.text and len(el.text) > TRIM_TEXT_CHARS:
+            el.text = _cut(el.text)
+            trimmed = True
+        for key, value in list(el.attrib.items()):
+            if len(value) > TRIM_TEXT_CHARS:
+                el.attrib[key] = _cut(value)
+                trimmed = True
+    if not trimmed:
+        return data.decode("utf-8", errors="replace"), False
+    return ET.tostring(root, encoding="unicode"), True
+
+
+def _cut(text: str) -> str:
+    half = TRIM_TEXT_CHARS // 2
+    return f"{text[:half]}\n... [{len(text) - 2 * half} characters cut] ...\n{text[-half:]}"
+
+
+def _env() -> dict:
+    return {
+        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "COLUMNS": "200",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def fix(manifest: dict, workdir: str, files: list[str], started: float) -> dict:
+    """Apply ``ruff check --fix`` and ``ruff format`` to the files; send them back."""
+    timeout_s = float(manifest.get("timeout_s", 60))
+    cap = int(manifest.get("output_limit_bytes", 1 << 20))
+    py = [f for f in files if f.endswith(".py")] or ["."]
+    steps = {}
+    for name, argv in (
+        ("check", ["check", "--fix", "--isolated", "--no-cache", "--exit-zero", "--quiet"]),
+        ("format", ["format", "--isolated", "--no-cache", "--quiet"]),
+    ):
+        res = Step(name, [f"{VENV_BIN}/ruff", *argv, *py], _env(), workdir, timeout_s,
+                   cap).wait()
+        steps[name] = {k: res[k] for k in ("rc", "timed_out", "output_limit", "stderr")}
+    _kill_sandbox_processes()
+    out = {}
+    for rel in files:
+        got = _read_report_file(os.path.join(workdir, rel), cap)
+        if got.get("present") and not got["truncated"]:
+            out[rel] = got["data"].decode("utf-8", errors="surrogateescape")
+    return {"runner": 1, "mode": "fix", "duration_s": round(time.monotonic() - started, 4),
+            "steps": steps, "files": out}
+
+
+def main() -> int:
+    started = time.monotonic()
+    try:
+        manifest = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+        token = "".join(c for c in str(manifest.get("token", "x")) if c.isalnum())[:32] or "x"
+        mode = manifest.get("mode", "check")
+        workdir = f"/work/{token}"
+        os.makedirs(workdir, mode=0o755)
+        files = _unpack(workdir, writable=(mode == "fix"))
+    except Exception as exc:  # report, never crash: the host turns this into infra_error
+        print(json.dumps({"runner_error": f"unpacking the workspace failed: {exc}"}))
+        return 0
+    if mode == "fix":
+        sys.stdout.write(json.dumps(fix(manifest, workdir, files, started)))
+        sys.stdout.flush()
+        return 0
+    report = check(manifest, workdir, token, started)
+    sys.stdout.write(json.dumps(report))
+    sys.stdout.flush()
+    return 0
+
+
+def check(manifest: dict, workdir: str, token: str, started: float) -> dict:
+    """Run ruff and pytest concurrently as the sandbox uid; collect their reports."""
+    timeout_s = float(manifest.get("timeout_s", 60))
+    output_cap = int(manifest.get("output_limit_bytes", 1 << 20))
+    report_cap = int(manifest.get("report_limit_bytes", 8 << 20))
+    lint_paths = manifest.get("lint_paths") or ["."]
+    test_paths = manifest.get("test_paths") or ["."]
+    junit_path = f"/tmp/.codemend-{token}/junit.xml"
+    env = _env()
+    oom_before = _oom_kills()
+    ruff = Step("ruff", [f"{VENV_BIN}/ruff", "check", "--isolated", "--no-cache",
+                         "--output-format", "json", "--exit-zero", *lint_paths],
+                env, workdir, timeout_s, output_cap)
+    pytest = Step("pytest", [f"{VENV_BIN}/python", "-m", "pytest", "-c", PYTEST_INI,
+                             "--rootdir", workdir, "-p", "no:cacheprovider",
+                             f"--junitxml={junit_path}", "-o", "junit_family=xunit1",
+                             "-rA", "--tb=short", "-q", "--color=no", *test_paths],
+                  env, workdir, timeout_s, output_cap)
+    pytest_res = pytest.wait()
+    ruff_res = ruff.wait()
+    _kill_sandbox_processes()
+    junit = _read_report_file(junit_path, report_cap)
+    if junit.get("present"):
+        text, trimmed = _trim_junit(junit.pop("data"))
+        junit["data"] = text
+        junit["trimmed"] = trimmed
+    ruff_json = ruff_res.pop("stdout")
+    return {
+        "runner": 1,
+        "mode": "check",
+        "duration_s": round(time.monotonic() - started, 4),
+        "oom_kills_before": oom_before,
+        "oom_kills_after": _oom_kills(),
+        "ruff": {**ruff_res, "json": ruff_json},
+        "pytest": pytest_res,
+        "junit": junit,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

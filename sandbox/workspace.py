@@ -1,0 +1,101 @@
+"""A workspace: the set of files one check sees. Solution files and test files."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import tarfile
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, Field, field_validator
+
+from sandbox.errors import BadInput
+
+MAX_FILE_BYTES = 4 << 20
+MAX_FILES = 2000
+
+
+def check_relpath(path: str) -> str:
+    """Return ``path`` normalised, or raise ValueError if it is absolute or escapes."""
+    if not path or "\x00" in path:
+        raise ValueError("empty path or a path with a NUL byte")
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        raise ValueError(f"{path!r} is absolute; give a path relative to the workspace")
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if norm == "." or norm.startswith("../") or norm == "..":
+        raise ValueError(f"{path!r} points outside the workspace")
+    return norm
+
+
+class Workspace(BaseModel):
+    """Files by relative POSIX path. ``files`` are the code under check (linted);
+    ``tests`` are the test files (collected by pytest). Both are read-only inside."""
+
+    files: dict[str, str] = Field(default_factory=dict)
+    tests: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("files", "tests")
+    @classmethod
+    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
+        return {check_relpath(k): v for k, v in value.items()}
+
+    def tar_bytes(self) -> bytes:
+        """The workspace as an uncompressed tar, files under ``files/``."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for rel, text in {**self.files, **self.tests}.items():
+                data = text.encode("utf-8", errors="surrogateescape")
+                info = tarfile.TarInfo(f"files/{rel}")
+                info.size = len(data)
+                info.mode = 0o444
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    @property
+    def lint_paths(self) -> list[str]:
+        return sorted(p for p in self.files if p.endswith(".py"))
+
+    @property
+    def test_paths(self) -> list[str]:
+        return sorted(self.tests)
+
+
+def _read_tree(root: Path, what: str) -> dict[str, str]:
+    """Read the regular files below ``root``; symlinks are never followed."""
+    if root.is_symlink() or not root.is_dir():
+        raise BadInput(f"{what} {root}: not a directory (give a folder of Python files)")
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        parts = PurePosixPath(rel).parts
+        if any(p.startswith(".") or p in ("__pycache__", "node_modules") for p in parts):
+            continue
+        if path.is_symlink() or not path.is_file():
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise BadInput(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB; "
+                           "the sandbox only takes source files")
+        out[rel] = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        if len(out) > MAX_FILES:
+            raise BadInput(f"{root}: more than {MAX_FILES} files; check a smaller folder")
+    return out
+
+
+def _is_test(rel: str) -> bool:
+    name = posixpath.basename(rel)
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")
+                                     or name == "conftest.py")
+
+
+def workspace_from_dirs(code_dir: Path, tests_dir: Path | None = None) -> Workspace:
+    """Build a workspace for ``codemend check DIR [--tests DIR]``."""
+    code = _read_tree(code_dir, "DIR")
+    if tests_dir is not None:
+        tests = {f"tests/{k}": v for k, v in _read_tree(tests_dir, "--tests").items()}
+        files = {k: v for k, v in code.items() if not k.startswith("tests/")}
+    else:
+        tests = {k: v for k, v in code.items() if _is_test(k)}
+        files = {k: v for k, v in code.items() if k not in tests}
+    if not any(p.endswith(".py") for p in [*files, *tests]):
+        raise BadInput(f"{code_dir}: no Python files to check")
+    return Workspace(files=files, tests=tests)

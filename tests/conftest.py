@@ -1,0 +1,80 @@
+"""Shared fixtures. Docker tests use the real daemon: under CI=true a missing daemon is a
+failure, never a skip. A guard makes any request to a non-local host an error."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import httpx
+import pytest
+
+LOCAL_NAMES = {"localhost", "testserver"}
+
+
+def _is_local(host: str) -> bool:
+    if host in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_remote_models(monkeypatch):
+    """Refuse any HTTP request (httpx) or TCP connection to a non-loopback address."""
+    real_handle = httpx.HTTPTransport.handle_request
+    real_connect = socket.socket.connect
+
+    def guarded_handle(self, request):
+        if not _is_local(request.url.host):
+            raise RuntimeError(f"test tried to reach a non-local model at {request.url}")
+        return real_handle(self, request)
+
+    def guarded_connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            raise RuntimeError(f"test tried to connect to non-local {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", guarded_handle)
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real Docker daemon. Fails under CI=true when unreachable; skips elsewhere."""
+    import docker
+
+    from sandbox.docker_io import docker_hint
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means no daemon
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Docker is required under CI=true: {docker_hint()} ({exc})")
+        pytest.skip(f"no Docker daemon: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client):
+    from sandbox.image import ensure_image
+
+    return ensure_image(docker_client, progress=print)
+
+
+@pytest.fixture
+def leftover_containers(docker_client):
+    """Asserts after the test that it left no codemend container behind."""
+    from sandbox.docker_io import list_ours
+
+    before = {c["Id"] for c in list_ours(docker_client)}
+    yield
+    after = {c["Id"] for c in list_ours(docker_client)} - before
+    assert not after, f"containers left behind: {sorted(a[:12] for a in after)}"
