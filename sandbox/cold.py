@@ -8,12 +8,22 @@ import time
 
 import docker
 import docker.errors
+import requests
 
 from sandbox.base import FixResult
 from sandbox.config import SandboxConfig
-from sandbox.docker_io import (RUNNER, connect, exchange, hardened_host_config, labels,
-                               reap_orphans, remove_quietly)
-from sandbox.errors import InfraError
+from sandbox.docker_io import (
+    RUNNER,
+    connect,
+    docker_hint,
+    exchange,
+    hardened_host_config,
+    labels,
+    raw_socket,
+    reap_orphans,
+    remove_quietly,
+)
+from sandbox.errors import DockerUnavailable, InfraError
 from sandbox.image import ensure_image
 from sandbox.report import CheckReport
 from sandbox.verdict import RunFacts, build_report
@@ -25,7 +35,7 @@ ENV = {"LANG": "C.UTF-8", "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"}
 def manifest(ws: Workspace, cfg: SandboxConfig, timeout_s: float, mode: str) -> dict:
     return {"token": secrets.token_hex(8), "mode": mode, "timeout_s": timeout_s,
             "output_limit_bytes": cfg.output_limit_bytes,
-            "report_limit_bytes": cfg.report_limit_bytes,
+            "report_limit_bytes": cfg.report_limit_bytes, "lint_select": cfg.lint_select,
             "lint_paths": ws.lint_paths, "test_paths": ws.test_paths}
 
 
@@ -93,7 +103,9 @@ class ColdSandbox:
                 api.start(cid)
                 got = exchange(sock, payload, deadline, stream_cap(self.config))
             finally:
+                raw = raw_socket(sock)
                 sock.close()
+                raw.close()
             host_killed = got.deadline_hit
             if got.deadline_hit or got.truncated:
                 _kill(api, cid)
@@ -108,6 +120,8 @@ class ColdSandbox:
                             duration_s=time.monotonic() - started, truncated=got.truncated,
                             host_killed=host_killed, oom_killed=bool(state.get("OOMKilled")),
                             exit_code=exit_code, error=got.error)
+        except requests.exceptions.ConnectionError as exc:
+            raise DockerUnavailable(docker_hint()) from exc
         except docker.errors.ImageNotFound as exc:
             raise InfraError(f"sandbox image {self.image} is missing: run "
                              "`codemend sandbox build`") from exc

@@ -28,6 +28,8 @@ class SandboxConfig(BaseModel):
     """Size of the noexec /tmp tmpfs (scratch, pytest's temp files, the JUnit report)."""
     work_tmpfs_mb: int = Field(32, ge=4)
     """Size of the noexec /work tmpfs that receives the workspace."""
+    report_tmpfs_mb: int = Field(64, ge=8)
+    """Size of the separate tmpfs pytest writes its JUnit report to."""
     nofile: int = Field(256, ge=32)
     """Open-file limit (RLIMIT_NOFILE)."""
     fsize_mb: int = Field(64, ge=1)
@@ -36,6 +38,8 @@ class SandboxConfig(BaseModel):
     """Bytes of stdout and of stderr kept per tool; more ends the check as output_limit."""
     report_limit_bytes: int = Field(8 << 20, ge=4096)
     """Largest JUnit report read back from the container."""
+    lint_select: str = "E4,E7,E9,F,I"
+    """ruff rules checked (``--select``); ruff's classic correctness set plus import order."""
     network: Literal["none"] = "none"
     """Network mode. Only "none" is supported: checks never reach a network."""
     read_only_root: bool = True

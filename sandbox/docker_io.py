@@ -52,6 +52,7 @@ def hardened_host_config(api: docker.APIClient, cfg: SandboxConfig) -> dict:
         tmpfs={
             "/tmp": f"{tmp_opts},size={cfg.tmpfs_mb}m,mode=1777",
             "/work": f"{tmp_opts},size={cfg.work_tmpfs_mb}m,mode=755",
+            "/report": f"{tmp_opts},size={cfg.report_tmpfs_mb}m,mode=1777",
         },
         cap_drop=["ALL"],
         cap_add=RUNNER_CAPS,

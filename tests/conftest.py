@@ -6,9 +6,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
+
+# tests/ holds shared helpers (contract suite, local OpenAI server): make them importable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LOCAL_NAMES = {"localhost", "testserver"}
 

@@ -33,6 +33,7 @@ VENV_BIN = "/opt/venv/bin"
 PYTEST_INI = "/opt/codemend/pytest.ini"
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 TRIM_TEXT_CHARS = 65536
+RAW_REPORT_CAP = 96 * 1024 * 1024  # read this much of a JUnit file before trimming it
 
 
 def _read_capped(stream, cap: int, sink: dict, on_overflow) -> None:
@@ -246,7 +247,8 @@ def fix(manifest: dict, workdir: str, files: list[str], started: float) -> dict:
     py = [f for f in files if f.endswith(".py")] or ["."]
     steps = {}
     for name, argv in (
-        ("check", ["check", "--fix", "--isolated", "--no-cache", "--exit-zero", "--quiet"]),
+        ("check", ["check", "--fix", "--isolated", "--no-cache", "--exit-zero", "--quiet",
+                   "--select", str(manifest.get("lint_select") or "E4,E7,E9,F")]),
         ("format", ["format", "--isolated", "--no-cache", "--quiet"]),
     ):
         res = Step(name, [f"{VENV_BIN}/ruff", *argv, *py], _env(), workdir, timeout_s,
@@ -291,25 +293,29 @@ def check(manifest: dict, workdir: str, token: str, started: float) -> dict:
     report_cap = int(manifest.get("report_limit_bytes", 8 << 20))
     lint_paths = manifest.get("lint_paths") or ["."]
     test_paths = manifest.get("test_paths") or ["."]
-    junit_path = f"/tmp/.codemend-{token}/junit.xml"
+    # the report gets its own tmpfs, so code that fills /tmp cannot make pytest lose it
+    junit_path = f"/report/{token}/junit.xml"
     env = _env()
     oom_before = _oom_kills()
+    select = str(manifest.get("lint_select") or "E4,E7,E9,F")
     ruff = Step("ruff", [f"{VENV_BIN}/ruff", "check", "--isolated", "--no-cache",
-                         "--output-format", "json", "--exit-zero", *lint_paths],
+                         "--select", select, "--output-format", "json", "--exit-zero",
+                         *lint_paths],
                 env, workdir, timeout_s, output_cap)
     pytest = Step("pytest", [f"{VENV_BIN}/python", "-m", "pytest", "-c", PYTEST_INI,
                              "--rootdir", workdir, "-p", "no:cacheprovider",
                              f"--junitxml={junit_path}", "-o", "junit_family=xunit1",
-                             "-rA", "--tb=short", "-q", "--color=no", *test_paths],
+                             "--tb=short", "-q", "--no-summary", "--color=no", "-s", *test_paths],
                   env, workdir, timeout_s, output_cap)
     pytest_res = pytest.wait()
     ruff_res = ruff.wait()
     _kill_sandbox_processes()
-    junit = _read_report_file(junit_path, report_cap)
+    junit = _read_report_file(junit_path, RAW_REPORT_CAP)
     if junit.get("present"):
         text, trimmed = _trim_junit(junit.pop("data"))
-        junit["data"] = text
+        junit["data"] = text[:report_cap]
         junit["trimmed"] = trimmed
+        junit["truncated"] = junit["truncated"] or len(text) > report_cap
     ruff_json = ruff_res.pop("stdout")
     return {
         "runner": 1,
