@@ -1,0 +1,100 @@
+"""The command line: parse, build config, wire model + sandbox + graph, print."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sandbox.errors import CodemendError
+
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="codemend", description="Sandboxed, self-healing code "
+                                "generation: model-written code is verified in a locked-down "
+                                "container before anyone sees it.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def model_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--model", help="provider:name, e.g. ollama:qwen2.5-coder:7b or "
+                        "scripted:replies.toml")
+        sp.add_argument("--base-url", help="server URL (openai-compat, or to override)")
+        sp.add_argument("--temperature", type=float)
+        sp.add_argument("--seed", type=int)
+        sp.add_argument("--state-dir", help="where runs.sqlite lives (default .codemend)")
+        sp.add_argument("--sandbox", choices=["pool", "cold"])
+        sp.add_argument("--json", action="store_true", help="print one JSON object")
+        sp.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None,
+                        help="ask a person on escalation (default: when on a terminal)")
+        sp.add_argument("--force", action="store_true", help="overwrite files in --out")
+
+    s = sub.add_parser("solve", help="run the loop on a task spec")
+    s.add_argument("spec")
+    s.add_argument("--max-iterations", type=int)
+    s.add_argument("--out", help="folder for the final files and report.json")
+    s.add_argument("--run-id")
+    model_flags(s)
+
+    d = sub.add_parser("demo", help="a bundled task healed by the scripted model")
+    d.add_argument("--task", default=None, help="which bundled example (default: slugify)")
+    d.add_argument("--state-dir")
+    d.add_argument("--sandbox", choices=["pool", "cold"])
+    d.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("resume", help="continue a paused or killed run")
+    r.add_argument("run_id")
+    r.add_argument("--hint")
+    r.add_argument("--more", type=int)
+    r.add_argument("--edit", metavar="PATH", help="a file (or folder) to use as the next attempt")
+    r.add_argument("--accept", action="store_true")
+    r.add_argument("--abort", action="store_true")
+    r.add_argument("--out")
+    model_flags(r)
+
+    ls = sub.add_parser("runs", help="list runs")
+    ls.add_argument("--state-dir")
+    ls.add_argument("--json", action="store_true")
+    sh = sub.add_parser("show", help="one run's attempts")
+    sh.add_argument("run_id")
+    sh.add_argument("--state-dir")
+    sh.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("check", help="one sandbox check of a folder")
+    c.add_argument("dir")
+    c.add_argument("--tests", help="folder of tests (default: test_*.py inside DIR)")
+    c.add_argument("--timeout", type=float, help="seconds (default 60)")
+    c.add_argument("--json", action="store_true")
+
+    sb = sub.add_parser("sandbox", help="build the check image / diagnose Docker")
+    sbs = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
+    b = sbs.add_parser("build", help="build the check image")
+    b.add_argument("--offline", action="store_true", help="local Debian base, no registry")
+    sbs.add_parser("doctor", help="report the daemon, the image and the hardening")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in ("check", "sandbox"):
+            from agent import sandbox_commands as cmds
+        else:
+            from agent import run_commands as cmds  # type: ignore[no-redef]
+        return getattr(cmds, f"cmd_{args.command}")(args)
+    except CodemendError as exc:
+        print(f"codemend: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # e.g. `codemend check DIR --json | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print("codemend: interrupted; a run can be continued with `codemend resume RUN_ID`",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

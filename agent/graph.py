@@ -1,0 +1,27 @@
+"""The LangGraph wiring of the loop (see DESIGN.md, "The loop")."""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from agent import nodes
+from agent.nodes import Deps
+from agent.routing import route_after_check, route_after_escalate, route_after_hidden
+from agent.state import RunState
+
+
+def build_graph(checkpointer=None):
+    """generate → check → verify_hidden → done, with autofix / fix / escalate loops."""
+    g = StateGraph(RunState, context_schema=Deps)
+    for name in ("generate", "check", "autofix", "fix", "verify_hidden", "escalate", "done"):
+        g.add_node(name, getattr(nodes, name))
+    g.add_edge(START, "generate")
+    g.add_edge("generate", "check")
+    g.add_conditional_edges("check", route_after_check,
+                            ["verify_hidden", "autofix", "fix", "escalate"])
+    g.add_edge("autofix", "check")
+    g.add_edge("fix", "check")
+    g.add_conditional_edges("verify_hidden", route_after_hidden, ["done", "escalate"])
+    g.add_conditional_edges("escalate", route_after_escalate, ["fix", "check", "done"])
+    g.add_edge("done", END)
+    return g.compile(checkpointer=checkpointer)

@@ -1,0 +1,54 @@
+"""Asking a person what to do with an escalated run (only on a terminal)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.prompt import Prompt
+
+from agent import render
+from agent.runs import Outcome
+
+
+def interactive_allowed(args: argparse.Namespace) -> bool:
+    """--interactive forces it (still needs a terminal); default: on a terminal, not --json."""
+    if getattr(args, "json", False) or not sys.stdin.isatty():
+        return False
+    flag = getattr(args, "interactive", None)
+    return True if flag is None else bool(flag)
+
+
+def ask_person(console: Console, out: Outcome) -> dict[str, Any] | None:
+    """Show the blocker and the best attempt; return a resume decision or None (stay paused)."""
+    if not sys.stdin.isatty():
+        return None
+    s = out.state
+    console.print(f"[yellow]paused[/]: {out.reason}")
+    if s.best is not None:
+        best = s.attempts[s.best]
+        console.print(f"best attempt: #{best.n} ({best.verdict}, {best.passed} passed)")
+        if best.report is not None:
+            render.check_report(console, best.report)
+    choice = Prompt.ask("[h]int, [m]ore iterations, [e]dit, [a]ccept best, [s]top (stay "
+                        "paused), a[b]ort", choices=["h", "m", "e", "a", "s", "b"], default="s",
+                        console=console)
+    if choice == "h":
+        return {"action": "hint", "hint": Prompt.ask("hint for the fixer", console=console)}
+    if choice == "m":
+        n = Prompt.ask("how many more iterations", default="2", console=console)
+        return {"action": "more", "more": max(1, int(n)) if n.isdigit() else 2}
+    if choice == "e":
+        path = Path(Prompt.ask("path of the edited solution file", console=console))
+        if not path.is_file():
+            console.print(f"[red]{path} is not a file; staying paused[/]")
+            return None
+        return {"action": "edit", "files": {s.task.solution_files[0]: path.read_text()}}
+    if choice == "a":
+        return {"action": "accept"}
+    if choice == "b":
+        return {"action": "abort"}
+    return None

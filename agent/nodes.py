@@ -1,0 +1,148 @@
+"""Graph nodes: small importable functions ``(state, runtime) -> partial update``.
+
+Live dependencies (model, sandbox) come from the run's context (``Deps``), never from
+the checkpointed state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agent.extract import FormatError, extract_files
+from agent.models.base import Model
+from agent.prompts import fixer_messages, generator_messages
+from agent.routing import better, stuck_reason
+from agent.state import Attempt, Escalation, RunState
+from sandbox.base import Sandbox
+from sandbox.workspace import Workspace
+
+DEFAULT_MORE = 2
+
+
+@dataclass
+class Deps:
+    """Per-process dependencies of a run (not checkpointed)."""
+
+    model: Model
+    sandbox: Sandbox
+
+
+def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], node: str
+                ) -> dict[str, Any]:
+    reply = deps.model.complete(messages, call_index=state.model_calls)
+    update: dict[str, Any] = {"model_calls": state.model_calls + 1,
+                              "iteration": state.iteration + 1, "source": node}
+    try:
+        update["files"] = extract_files(reply.text, state.task.solution_files)
+        update["format_error"] = None
+    except FormatError as exc:
+        update["format_error"] = str(exc)
+    return update
+
+
+def generate(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """The first attempt: the task, its visible tests and the files to write."""
+    return _model_step(state, runtime.context, generator_messages(state.task), "generate")
+
+
+def fix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """The model repairs the current code from the last check's structured failures."""
+    last = state.last
+    files = state.files or (state.attempts[state.best].files if state.best is not None else {})
+    messages = fixer_messages(state.task, files, last.report if last else None,
+                              format_error=state.format_error, hint=state.hint)
+    return {**_model_step(state, runtime.context, messages, "fix"), "hint": None}
+
+
+def autofix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """ruff --fix and ruff format, in the sandbox, without a model call."""
+    result = runtime.context.sandbox.autofix(Workspace(files=state.files))
+    files = {**state.files, **result.files} if result.ok else state.files
+    return {"files": files, "source": "autofix", "format_error": None}
+
+
+def check(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Check the candidate in the sandbox and record the attempt (and the best so far)."""
+    n = len(state.attempts) + 1
+    call = state.model_calls - 1 if state.source in ("generate", "fix") else None
+    if state.format_error is not None:
+        attempt = Attempt(n=n, node=state.source, files=state.files, verdict="format_error",
+                          signature="format_error", model_call=call)
+    else:
+        started = time.monotonic()
+        report = runtime.context.sandbox.check(state.task.workspace(state.files),
+                                               timeout_s=state.task.check_timeout_s)
+        attempt = Attempt(n=n, node=state.source, files=state.files, verdict=report.verdict,
+                          passed=report.tests.passed,
+                          failed=report.tests.failed + report.tests.errors,
+                          lint=len(report.lint.findings), signature=report.signature(),
+                          duration_s=round(time.monotonic() - started, 3), report=report,
+                          model_call=call)
+    best = state.best
+    if better(attempt, state.attempts[best] if best is not None else None):
+        best = len(state.attempts)
+    return {"attempts": [attempt], "best": best}
+
+
+def verify_hidden(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Run the hidden tests too. Their report goes to people only, never to the model."""
+    if not state.task.hidden_tests:
+        return {"hidden": None}
+    report = runtime.context.sandbox.check(state.task.workspace(state.files, hidden=True),
+                                           timeout_s=state.task.check_timeout_s)
+    return {"hidden": report}
+
+
+def escalation_reason(state: RunState) -> str:
+    last = state.last
+    if last is not None and last.verdict == "pass" and state.hidden is not None:
+        failing = [c.id for c in state.hidden.tests.cases if c.outcome in ("failed", "error")]
+        return (f"the visible checks pass but the hidden tests do not ({state.hidden.verdict}"
+                f"{': ' + ', '.join(failing[:5]) if failing else ''})")
+    stuck = stuck_reason(state.attempts)
+    if stuck:
+        return f"stuck: {stuck}"
+    return f"the iteration limit ({state.max_iterations}) was reached"
+
+
+def escalate(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Pause for a person (interrupt); resume with hint | more | edit | accept | abort."""
+    info = Escalation(reason=escalation_reason(state), iteration=state.iteration,
+                      best=state.best)
+    decision = interrupt(info.model_dump())
+    if not isinstance(decision, dict) or decision.get("action") not in (
+            "hint", "more", "edit", "accept", "abort"):
+        raise ValueError(f"unknown resume decision {decision!r}")
+    action = decision["action"]
+    update: dict[str, Any] = {"decision": action, "escalation": info}
+    more = int(decision.get("more") or 0)
+    if action in ("hint", "more", "edit"):
+        if more == 0 and state.iteration >= state.max_iterations:
+            more = DEFAULT_MORE
+        update["max_iterations"] = max(state.max_iterations, state.iteration) + more
+        update["hidden"] = None
+    if decision.get("hint"):
+        update["hint"] = str(decision["hint"])
+    if action == "edit":
+        update.update(files=dict(decision["files"]), source="edit", format_error=None,
+                      iteration=state.iteration + 1)
+    if action == "accept" and state.best is not None:
+        update["files"] = state.attempts[state.best].files
+        update["accepted"] = True
+    return update
+
+
+def done(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
+    """Settle the final status."""
+    if state.decision == "abort":
+        return {"status": "failed"}
+    chosen = state.attempts[state.best] if state.accepted and state.best is not None else state.last
+    hidden_ok = not state.task.hidden_tests or (state.hidden is not None
+                                                and state.hidden.verdict == "pass")
+    solved = chosen is not None and chosen.verdict == "pass" and hidden_ok
+    return {"status": "solved" if solved else "failed"}

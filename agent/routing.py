@@ -1,0 +1,74 @@
+"""Pure decisions of the loop: where to go after a check, stuck detection, best attempt."""
+
+from __future__ import annotations
+
+from agent.state import Attempt, RunState
+
+STUCK_REPEATS = 3
+
+
+def better(candidate: Attempt, best: Attempt | None) -> bool:
+    """Is ``candidate`` a better attempt to keep than ``best``?
+
+    A pass always wins. Otherwise more passing tests wins, then fewer lint findings;
+    a candidate that makes an earlier-passing test of ``best`` fail is never better.
+    """
+    if candidate.verdict == "format_error":
+        return False
+    if best is None:
+        return True
+    if candidate.verdict == "pass":
+        return best.verdict != "pass"
+    if best.verdict == "pass":
+        return False
+    if not best.passing_ids() <= candidate.passing_ids():
+        return False  # a regression: earlier-passing tests now fail
+    return (candidate.passed, -candidate.lint) > (best.passed, -best.lint)
+
+
+def stuck_reason(attempts: list[Attempt]) -> str | None:
+    """Escalate early: the same failure k times in a row, or code seen before."""
+    model_attempts = [a for a in attempts if a.node != "autofix"]
+    if len(model_attempts) >= STUCK_REPEATS:
+        tail = model_attempts[-STUCK_REPEATS:]
+        if len({a.signature for a in tail}) == 1:
+            return f"the same failure {STUCK_REPEATS} times in a row"
+    last = attempts[-1] if attempts else None
+    if last is not None and last.node == "fix" and last.verdict != "format_error":
+        for earlier in attempts[:-1]:
+            if earlier.files == last.files:
+                return f"the model returned the code of attempt {earlier.n} again"
+    return None
+
+
+def fixable_only_lint(attempt: Attempt) -> bool:
+    """Could ruff's autofix help? Any fixable finding, on files autofix did not produce."""
+    if attempt.report is None or attempt.node == "autofix":
+        return False
+    return any(f.fixable for f in attempt.report.lint.findings)
+
+
+def route_after_check(state: RunState) -> str:
+    last = state.last
+    assert last is not None, "check always records an attempt"
+    if last.verdict == "pass":
+        return "verify_hidden"
+    if last.verdict in ("fail",) and fixable_only_lint(last):
+        return "autofix"
+    if stuck_reason(state.attempts) is not None:
+        return "escalate"
+    if state.iteration >= state.max_iterations:
+        return "escalate"
+    return "fix"
+
+
+def route_after_hidden(state: RunState) -> str:
+    return "done" if state.hidden is None or state.hidden.verdict == "pass" else "escalate"
+
+
+def route_after_escalate(state: RunState) -> str:
+    if state.decision in ("accept", "abort"):
+        return "done"
+    if state.decision == "edit":
+        return "check"
+    return "fix"

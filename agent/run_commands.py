@@ -1,0 +1,233 @@
+"""`codemend solve | demo | resume | runs | show`: wire settings, model, sandbox, graph."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from agent import render
+from agent.config import Settings, load_settings
+from agent.interactive import ask_person, interactive_allowed
+from agent.models import resolve_model
+from agent.nodes import Deps
+from agent.runs import Outcome, RunStore, new_run_id, result_json, write_outputs
+from agent.spec import load_task
+from agent.state import TaskInfo
+from sandbox.config import SandboxConfig
+from sandbox.errors import BadInput
+
+EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
+DEMO_TASK = "slugify"
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    flags = {k: getattr(args, k, None) for k in ("model", "base_url", "temperature", "seed",
+                                                  "max_iterations", "state_dir", "sandbox")}
+    return load_settings({**flags, **extra})
+
+
+def _sandbox(settings: Settings, stack: ExitStack, console: Console):
+    from sandbox.factory import make_sandbox
+
+    sb = make_sandbox(settings.sandbox, SandboxConfig(),
+                      progress=lambda m: console.print(f"[dim]{m}[/]"),
+                      **({"size": settings.pool_size} if settings.sandbox == "pool" else {}))
+    stack.callback(sb.close)
+    return sb
+
+
+def _model(settings: Settings, stack: ExitStack):
+    model = resolve_model(settings.model, base_url=settings.base_url,
+                          temperature=settings.temperature, seed=settings.seed)
+    stack.callback(model.close)
+    return model
+
+
+def _console(args: argparse.Namespace) -> Console:
+    # progress goes to stderr when stdout carries JSON
+    return Console(stderr=True, quiet=bool(args.json))
+
+
+def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Console,
+            deps: Deps) -> int:
+    out_dir = Path(getattr(args, "out", None) or store.meta(out.run_id)["out"])
+    while out.status == "escalated" and interactive_allowed(args):
+        decision = ask_person(console, out)
+        if decision is None:
+            break
+        out = store.resume(out.run_id, deps, decision,
+                           on_attempt=lambda a, _: render.attempt_line(console, a))
+    if out.state.attempts:
+        write_outputs(out, out_dir, force=bool(getattr(args, "force", False)))
+    if args.json:
+        print(json.dumps(result_json(out, str(out_dir))))
+    else:
+        render.outcome(Console(), out, str(out_dir))
+    return EXIT.get(out.status, 1)
+
+
+def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
+    task = load_task(spec)
+    console = _console(args)
+    run_id = args.run_id or new_run_id(task.name)
+    out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
+    with ExitStack() as stack:
+        store = stack.enter_context(RunStore(settings.state_dir))
+        from agent.runs import ensure_writable
+
+        ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
+                        force=bool(getattr(args, "force", False)))
+        model = _model(settings, stack)
+        deps = Deps(model=model, sandbox=_sandbox(settings, stack, console))
+        store.register(run_id, task.name, settings.model, str(out_dir))
+        info = TaskInfo(name=task.name, prompt=task.prompt, solution_files=task.solution_files,
+                        tests=task.tests, hidden_tests=task.hidden_tests,
+                        check_timeout_s=task.check_timeout_s, spec_path=str(task.spec_path))
+        console.print(f"solving [bold]{task.name}[/] with {settings.model} "
+                      f"(run {run_id}, sandbox {settings.sandbox})")
+        started = time.monotonic()
+        out = store.start(run_id, info, settings.model,
+                          settings.max_iterations or task.max_iterations, deps,
+                          on_attempt=lambda a, _: render.attempt_line(console, a))
+        console.print(f"[dim]{time.monotonic() - started:.1f}s[/]")
+        return _finish(args, store, out, console, deps)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    if args.max_iterations is not None and not 1 <= args.max_iterations <= 100:
+        raise BadInput(f"--max-iterations {args.max_iterations}: give 1 to 100")
+    return _solve(args, Path(args.spec), _settings(args))
+
+
+def bundled_tasks() -> Path:
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "tasks" / "examples", here / "_tasks" / "examples"):
+        if cand.is_dir():
+            return cand
+    raise BadInput("the bundled example tasks are missing from this installation")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    folder = bundled_tasks() / (args.task or DEMO_TASK)
+    replies = folder / "replies.toml"
+    if not replies.is_file():
+        names = sorted(p.parent.name for p in bundled_tasks().glob("*/replies.toml"))
+        raise BadInput(f"--task {args.task}: no scripted demo; choose one of {', '.join(names)}")
+    demo = argparse.Namespace(spec=str(folder / "spec.toml"), model=f"scripted:{replies}",
+                              base_url=None, temperature=None, seed=None, max_iterations=None,
+                              out=None, run_id=None, json=args.json, interactive=False,
+                              force=False, state_dir=args.state_dir, sandbox=args.sandbox)
+    if not args.json:
+        Console().print(f"[bold]codemend demo[/]: task [bold]{folder.name}[/], replies "
+                        f"replayed from {replies.name}, every attempt checked in the real "
+                        "sandbox.")
+    return _solve(demo, Path(demo.spec), _settings(demo))
+
+
+def _decision(args: argparse.Namespace) -> dict[str, Any] | None:
+    chosen = [n for n in ("accept", "abort") if getattr(args, n)]
+    if len(chosen) > 1 or (chosen and (args.hint or args.more or args.edit)):
+        raise BadInput("--accept and --abort go alone (not with --hint/--more/--edit)")
+    if args.more is not None and not 1 <= args.more <= 100:
+        raise BadInput(f"--more {args.more}: give 1 to 100")
+    if chosen:
+        return {"action": chosen[0]}
+    if args.edit:
+        return {"action": "edit", "files": None, "hint": args.hint, "more": args.more}
+    if args.hint:
+        return {"action": "hint", "hint": args.hint, "more": args.more}
+    if args.more:
+        return {"action": "more", "more": args.more}
+    return None
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    console = _console(args)
+    with ExitStack() as stack:
+        store = stack.enter_context(RunStore(settings.state_dir))
+        meta = store.meta(args.run_id)
+        current = store.outcome(args.run_id)
+        decision = _decision(args)
+        if decision and decision["action"] == "edit":
+            decision["files"] = _edited_files(Path(args.edit), current.state.task)
+        if current.status == "escalated" and decision is None and not interactive_allowed(args):
+            raise BadInput(f"run {args.run_id} is paused ({current.reason}); say how to go on: "
+                           "--hint TEXT, --more N, --edit PATH, --accept or --abort")
+        if current.status in ("solved", "failed"):
+            return _finish(args, store, current, console, None)  # type: ignore[arg-type]
+        model_name = args.model or meta["model"]
+        settings = settings.model_copy(update={"model": model_name})
+        deps = Deps(model=_model(settings, stack), sandbox=_sandbox(settings, stack, console))
+        console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
+        if current.status == "escalated" and decision is None:
+            decision = ask_person(console, current)
+            if decision is None:
+                return _finish(args, store, current, console, deps)
+        out = store.resume(args.run_id, deps, decision,
+                           on_attempt=lambda a, _: render.attempt_line(console, a))
+        return _finish(args, store, out, console, deps)
+
+
+def _edited_files(path: Path, task: TaskInfo) -> dict[str, str]:
+    if path.is_file() and len(task.solution_files) == 1:
+        return {task.solution_files[0]: path.read_text(encoding="utf-8")}
+    if path.is_dir():
+        missing = [f for f in task.solution_files if not (path / f).is_file()]
+        if missing:
+            raise BadInput(f"--edit {path}: missing {', '.join(missing)}")
+        return {f: (path / f).read_text(encoding="utf-8") for f in task.solution_files}
+    raise BadInput(f"--edit {path}: give the solution file (or a folder holding "
+                   f"{', '.join(task.solution_files)})")
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with RunStore(settings.state_dir) as store:
+        rows = []
+        for run_id in store.run_ids():
+            meta = store.meta(run_id)
+            try:
+                out = store.outcome(run_id)
+                status, iters = out.status, out.iterations
+            except BadInput:
+                status, iters = "new", 0
+            rows.append({"run_id": run_id, "task": meta["task"], "model": meta["model"],
+                         "status": status, "iterations": iters, "out": meta["out"]})
+    if args.json:
+        print(json.dumps({"runs": rows}))
+        return 0
+    console = Console()
+    if not rows:
+        console.print(f"no runs in {settings.state_dir}")
+    for r in rows:
+        console.print(f"{r['run_id']}  {r['task']}  {r['status']}  {r['iterations']} it.  "
+                      f"{r['model']}", highlight=False)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with RunStore(settings.state_dir) as store:
+        store.meta(args.run_id)
+        data = store.attempts_json(args.run_id)
+        out = store.outcome(args.run_id)
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    console = Console()
+    console.print(f"run {args.run_id}: {data['status']} {data['reason']}")
+    for a in out.state.attempts:
+        render.attempt_line(console, a)
+    return 0
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,58 @@
+"""`codemend check` and `codemend sandbox build|doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from agent.render import check_report
+from sandbox.config import SandboxConfig
+from sandbox.errors import BadInput
+
+EXIT = {"pass": 0, "infra_error": 4}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sandbox.cold import ColdSandbox
+    from sandbox.workspace import workspace_from_dirs
+
+    if args.timeout is not None and not 0 < args.timeout <= 3600:
+        raise BadInput(f"--timeout {args.timeout}: give seconds between 0 and 3600")
+    ws = workspace_from_dirs(Path(args.dir), Path(args.tests) if args.tests else None)
+    err = Console(stderr=True)
+    with ColdSandbox(SandboxConfig(), progress=lambda m: err.print(f"[dim]{m}[/]")) as sb:
+        report = sb.check(ws, timeout_s=args.timeout)
+    if args.json:
+        print(report.model_dump_json())
+    else:
+        check_report(Console(), report)
+    return EXIT.get(report.verdict, 1)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.docker_io import connect
+
+    console = Console(stderr=True)
+    client = connect()
+    try:
+        if args.action == "build":
+            from sandbox.image import build_image
+
+            tag = build_image(client, offline=True if args.offline else None,
+                              progress=lambda m: console.print(m, highlight=False))
+            print(tag)
+            return 0
+        from sandbox.doctor import doctor
+
+        ok = doctor(client, lambda m: print(m, flush=True))
+        return 0 if ok else 4
+    finally:
+        client.close()
+
+
+def print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")

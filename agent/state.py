@@ -1,0 +1,94 @@
+"""The run's state: a Pydantic model, checkpointed after every node."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from sandbox.report import CheckReport
+from sandbox.workspace import Workspace
+
+Node = Literal["generate", "autofix", "fix", "edit"]
+Status = Literal["running", "solved", "escalated", "failed"]
+
+
+class TaskInfo(BaseModel):
+    """What the loop needs of a task spec, frozen into the run so a resume sees the same."""
+
+    name: str
+    prompt: str
+    solution_files: list[str]
+    tests: dict[str, str]
+    hidden_tests: dict[str, str] = Field(default_factory=dict)
+    check_timeout_s: float = 60.0
+    spec_path: str = ""
+
+    def workspace(self, files: dict[str, str], *, hidden: bool = False) -> Workspace:
+        tests = {**self.tests, **(self.hidden_tests if hidden else {})}
+        return Workspace(files=files, tests=tests)
+
+
+class Attempt(BaseModel):
+    """One candidate and what the sandbox said of it."""
+
+    n: int
+    node: Node
+    files: dict[str, str]
+    verdict: str
+    """A sandbox verdict, or ``format_error`` when the reply held no usable code."""
+    passed: int = 0
+    failed: int = 0
+    lint: int = 0
+    signature: str = ""
+    duration_s: float = 0.0
+    report: CheckReport | None = None
+    model_call: int | None = None
+    """Index of the model call that produced it (None for autofix and edits)."""
+
+    def passing_ids(self) -> set[str]:
+        if self.report is None:
+            return set()
+        return {c.id for c in self.report.tests.cases if c.outcome == "passed"}
+
+
+class Escalation(BaseModel):
+    """Why the run paused for a person."""
+
+    reason: str
+    iteration: int
+    best: int | None = None
+
+
+class RunState(BaseModel):
+    """The checkpointed state of one run (LangGraph thread)."""
+
+    run_id: str
+    task: TaskInfo
+    model: str
+    max_iterations: int = 6
+    iteration: int = 0
+    """Attempts written by the model or a person (autofix does not count)."""
+    model_calls: int = 0
+    """Model calls made so far; the scripted model replays ``replies[model_calls]``."""
+    files: dict[str, str] = Field(default_factory=dict)
+    """The candidate to check next (or last checked)."""
+    source: Node = "generate"
+    format_error: str | None = None
+    """Set when the last reply held no usable code; fed back to the model."""
+    hint: str | None = None
+    attempts: Annotated[list[Attempt], operator.add] = Field(default_factory=list)
+    best: int | None = None
+    """Index into ``attempts`` of the best attempt so far."""
+    hidden: CheckReport | None = None
+    """The hidden tests' report (never shown to the model)."""
+    escalation: Escalation | None = None
+    decision: str | None = None
+    """The person's last decision: hint | more | edit | accept | abort."""
+    status: Status = "running"
+    accepted: bool = False
+
+    @property
+    def last(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None

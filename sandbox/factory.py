@@ -1,0 +1,23 @@
+"""Sandbox backends by short name, imported lazily."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.base import Sandbox
+from sandbox.config import SandboxConfig
+from sandbox.errors import BadInput
+
+KINDS = {"pool": "sandbox.pool:PooledSandbox", "cold": "sandbox.cold:ColdSandbox"}
+
+
+def make_sandbox(kind: str = "pool", config: SandboxConfig | None = None, client=None,
+                 **kw: Any) -> Sandbox:
+    """Build the sandbox named ``kind`` (pool | cold)."""
+    if kind not in KINDS:
+        raise BadInput(f"unknown sandbox {kind!r}; choose one of {', '.join(KINDS)}")
+    module, _, name = KINDS[kind].partition(":")
+    cls = getattr(__import__(module, fromlist=[name]), name)
+    if kind == "cold":
+        kw.pop("size", None)
+    return cls(config, client, **kw)
