@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     sbs = sb.add_subparsers(dest="action", required=True, metavar="ACTION")
     b = sbs.add_parser("build", help="build the check image")
     b.add_argument("--offline", action="store_true", help="local Debian base, no registry")
+    b.add_argument("--rebuild", action="store_true", help="build even if up to date")
     sbs.add_parser("doctor", help="report the daemon, the image and the hardening")
     return p
 

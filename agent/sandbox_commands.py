@@ -40,10 +40,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     client = connect()
     try:
         if args.action == "build":
-            from sandbox.image import build_image
+            from sandbox.image import build_image, image_exists, image_tag
 
-            tag = build_image(client, offline=True if args.offline else None,
-                              progress=lambda m: console.print(m, highlight=False))
+            tag = image_tag()
+            if image_exists(client, tag) and not args.rebuild:
+                console.print(f"{tag} is up to date (its inputs are unchanged); "
+                              "--rebuild builds it again")
+            else:
+                tag = build_image(client, offline=True if args.offline else None,
+                                  progress=lambda m: console.print(m, highlight=False))
             print(tag)
             return 0
         from sandbox.doctor import doctor

@@ -9,7 +9,7 @@ import docker
 
 from sandbox.cold import ColdSandbox
 from sandbox.config import SandboxConfig
-from sandbox.image import _exists, image_tag, pins
+from sandbox.image import image_exists, image_tag, pins
 from sandbox.workspace import Workspace
 
 MARK = "CODEMEND-PROBE:"
@@ -72,7 +72,7 @@ def doctor(client: docker.DockerClient, say: Callable[[str], None]) -> bool:
                f"cgroup v{cgroup}")
     tag = image_tag()
     p = pins()
-    line(True, f"image {tag} ({'present' if _exists(client, tag) else 'missing: building'}); "
+    line(True, f"image {tag} ({'present' if image_exists(client, tag) else 'missing: building'}); "
                f"ruff {p.get('RUFF_VERSION')}, pytest {p.get('PYTEST_VERSION')}")
     cfg = SandboxConfig()
     with ColdSandbox(cfg, client=client, progress=say) as sb:

@@ -60,7 +60,7 @@ def image_tag() -> str:
     return f"{REPO}:{inputs_hash()}"
 
 
-def _exists(client: docker.DockerClient, ref: str) -> bool:
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
     try:
         client.images.get(ref)
         return True
@@ -71,7 +71,7 @@ def _exists(client: docker.DockerClient, ref: str) -> bool:
 def ensure_image(client: docker.DockerClient, progress: Progress | None = None) -> str:
     """Return the image tag, building the image first if it is missing."""
     tag = image_tag()
-    if not _exists(client, tag):
+    if not image_exists(client, tag):
         (progress or _quiet)(f"sandbox image {tag} is missing: building it (once)")
         build_image(client, offline=None, progress=progress)
     return tag
@@ -118,7 +118,7 @@ def build_image(client: docker.DockerClient, offline: bool | None = None,
 
 def _online_base(client: docker.DockerClient, say: Progress) -> str | None:
     base = os.environ.get("CODEMEND_BASE_IMAGE", DEFAULT_BASE)
-    if _exists(client, base):
+    if image_exists(client, base):
         return base
     say(f"pulling {base}")
     try:
@@ -186,7 +186,7 @@ def debian_mirror() -> str:
 
 def local_base(client: docker.DockerClient, say: Progress) -> str:
     """A Debian bookworm base with python3, made by debootstrap and ``docker import``."""
-    if _exists(client, LOCAL_BASE):
+    if image_exists(client, LOCAL_BASE):
         return LOCAL_BASE
     if shutil.which("debootstrap") is None:
         raise ImageBuildError("building offline needs debootstrap (apt-get install "

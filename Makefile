@@ -1,0 +1,42 @@
+# codemend: `make demo`, `make test`, `make bench`. Each sets up what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install docker image demo test test-fast bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+docker:
+	@bash scripts/ensure-docker.sh
+
+# Online when a registry answers, else a locally made Debian base (debootstrap) + host wheels.
+image: install docker
+	$(VENV)/bin/codemend sandbox build
+
+demo: image
+	$(VENV)/bin/codemend demo
+
+test: image
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q tests/unit
+
+bench: image
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) bench/run.py all
+
+lint: install
+	$(VENV)/bin/ruff check agent sandbox tests bench
+
+clean:
+	rm -rf $(VENV) .codemend .pytest_cache
