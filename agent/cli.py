@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     model_flags(s)
 
     d = sub.add_parser("demo", help="a bundled task healed by the scripted model")
-    d.add_argument("--task", default=None, help="which bundled example (default: slugify)")
+    d.add_argument("--task", default=None, help="which bundled example (default: safe_stats)")
     d.add_argument("--state-dir")
     d.add_argument("--sandbox", choices=["pool", "cold"])
     d.add_argument("--json", action="store_true")

@@ -24,7 +24,7 @@ from sandbox.config import SandboxConfig
 from sandbox.errors import BadInput
 
 EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
-DEMO_TASK = "slugify"
+DEMO_TASK = "safe_stats"
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:

@@ -77,9 +77,19 @@ def sandbox_image(docker_client):
 @pytest.fixture
 def leftover_containers(docker_client):
     """Asserts after the test that it left no codemend container behind."""
-    from sandbox.docker_io import list_ours
+    from sandbox.docker_io import _pid_alive, list_ours
 
-    before = {c["Id"] for c in list_ours(docker_client)}
+    def ours() -> set[str]:
+        # this process's containers, or those of a process that is gone (our CLI children);
+        # containers of other live codemend processes on the same daemon are not ours
+        found = set()
+        for c in list_ours(docker_client):
+            pid = int((c.get("Labels") or {}).get("codemend.pid", "0") or 0)
+            if pid == os.getpid() or not _pid_alive(pid):
+                found.add(c["Id"])
+        return found
+
+    before = ours()
     yield
-    after = {c["Id"] for c in list_ours(docker_client)} - before
+    after = ours() - before
     assert not after, f"containers left behind: {sorted(a[:12] for a in after)}"
