@@ -38,10 +38,31 @@ def check_report(console: Console, r: CheckReport, *, tracebacks: bool = True) -
             console.print("    " + escape(tb).replace("\n", "\n    "), highlight=False)
 
 
-def attempt_line(console: Console, a: Attempt, iteration_limit: int | None = None) -> None:
-    console.print(f"  #{a.n:<3} {a.node:<8} {verdict(a.verdict):<24} "
-                  f"{a.passed} passed  {a.failed} failed  lint {a.lint}  {a.duration_s:.2f}s",
-                  highlight=False)
+NODE_NOTE = {"generate": "model writes the code", "autofix": "ruff --fix/format, no model",
+             "fix": "model repairs from the failures", "edit": "a person's edit"}
+
+
+def attempt_line(console: Console, a: Attempt, details: int = 3) -> None:
+    """One line per checked attempt, then up to ``details`` lines of what failed."""
+    pad = " " * (12 - len(a.verdict))
+    console.print(f"  #{a.n:<3} {a.node:<8} {verdict(a.verdict)}{pad}{a.passed:>3} passed "
+                  f"{a.failed:>3} failed  lint {a.lint:<3} {a.duration_s:5.2f}s  "
+                  f"[dim]({NODE_NOTE.get(a.node, '')})[/]", highlight=False, soft_wrap=True)
+    lines: list[str] = []
+    if a.verdict == "format_error":
+        lines.append("reply held no usable code block; the fixer is told so")
+    elif a.report is not None:
+        r = a.report
+        if r.verdict in ("timeout", "oom", "output_limit", "infra_error"):
+            lines.append(r.message)
+        lines += [f"lint {f.path}:{f.line} {f.code or 'syntax'} {f.message}"
+                  for f in r.lint.findings]
+        lines += [f"test {c.id}: {(c.message.splitlines() or [''])[0][:120]}"
+                  for c in r.tests.cases if c.outcome in ("failed", "error")]
+    for text in lines[:details]:
+        console.print(f"        [dim]{escape(text)}[/]", highlight=False, soft_wrap=True)
+    if len(lines) > details:
+        console.print(f"        [dim]... {len(lines) - details} more[/]", highlight=False)
 
 
 def outcome(console: Console, out: Outcome, out_dir: str) -> None:
@@ -53,7 +74,10 @@ def outcome(console: Console, out: Outcome, out_dir: str) -> None:
     if out.status == "escalated":
         console.print(f"  resume with: codemend resume {out.run_id} --hint TEXT | --more N | "
                       "--accept | --abort")
-    if out.state.hidden is not None and out.state.hidden.verdict != "pass":
+    hidden = out.state.hidden
+    if hidden is not None and hidden.verdict == "pass":
+        console.print(f"  hidden tests: {hidden.tests.passed} passed (never shown to the model)")
+    if hidden is not None and hidden.verdict != "pass":
         console.print("  hidden tests (not shown to the model):")
         check_report(console, out.state.hidden, tracebacks=False)
     console.print(f"  output: {out_dir}")

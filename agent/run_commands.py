@@ -52,7 +52,7 @@ def _model(settings: Settings, stack: ExitStack):
 
 def _console(args: argparse.Namespace) -> Console:
     # progress goes to stderr when stdout carries JSON
-    return Console(stderr=True, quiet=bool(args.json))
+    return Console(stderr=True, quiet=bool(args.json), soft_wrap=True)
 
 
 def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Console,
@@ -69,7 +69,7 @@ def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Co
     if args.json:
         print(json.dumps(result_json(out, str(out_dir))))
     else:
-        render.outcome(Console(), out, str(out_dir))
+        render.outcome(Console(soft_wrap=True), out, str(out_dir))
     return EXIT.get(out.status, 1)
 
 
@@ -125,7 +125,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                               out=None, run_id=None, json=args.json, interactive=False,
                               force=False, state_dir=args.state_dir, sandbox=args.sandbox)
     if not args.json:
-        Console().print(f"[bold]codemend demo[/]: task [bold]{folder.name}[/], replies "
+        Console(soft_wrap=True).print(f"[bold]codemend demo[/]: task [bold]{folder.name}[/], replies "
                         f"replayed from {replies.name}, every attempt checked in the real "
                         "sandbox.")
     return _solve(demo, Path(demo.spec), _settings(demo))
