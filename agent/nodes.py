@@ -36,7 +36,10 @@ def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], nod
                 ) -> dict[str, Any]:
     reply = deps.model.complete(messages, call_index=state.model_calls)
     update: dict[str, Any] = {"model_calls": state.model_calls + 1,
-                              "iteration": state.iteration + 1, "source": node}
+                              "iteration": state.iteration + 1, "source": node,
+                              "prompt_tokens": state.prompt_tokens + reply.prompt_tokens,
+                              "completion_tokens": state.completion_tokens
+                              + reply.completion_tokens}
     try:
         update["files"] = extract_files(reply.text, state.task.solution_files)
         update["format_error"] = None

@@ -67,8 +67,10 @@ def attempt_line(console: Console, a: Attempt, details: int = 3) -> None:
 
 def outcome(console: Console, out: Outcome, out_dir: str) -> None:
     colour = {"solved": "green", "escalated": "yellow"}.get(out.status, "red")
+    s = out.state
     console.print(f"[{colour}]{out.status}[/] after {out.iterations} iteration(s), "
-                  f"{len(out.state.attempts)} check(s); run {out.run_id}")
+                  f"{len(s.attempts)} check(s), {s.prompt_tokens + s.completion_tokens} "
+                  f"tokens; run {out.run_id}")
     if out.reason:
         console.print(f"  {escape(out.reason)}")
     if out.status == "escalated":
@@ -76,7 +78,8 @@ def outcome(console: Console, out: Outcome, out_dir: str) -> None:
                       "--accept | --abort")
     hidden = out.state.hidden
     if hidden is not None and hidden.verdict == "pass":
-        console.print(f"  hidden tests: {hidden.tests.passed} passed (never shown to the model)")
+        console.print(f"  visible + hidden tests: {hidden.tests.passed} passed (the hidden ones "
+                      "were never shown to the model)")
     if hidden is not None and hidden.verdict != "pass":
         console.print("  hidden tests (not shown to the model):")
         check_report(console, out.state.hidden, tracebacks=False)

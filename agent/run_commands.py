@@ -93,9 +93,10 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
         console.print(f"solving [bold]{task.name}[/] with {settings.model} "
                       f"(run {run_id}, sandbox {settings.sandbox})")
         started = time.monotonic()
-        out = store.start(run_id, info, settings.model,
-                          settings.max_iterations or task.max_iterations, deps,
-                          on_attempt=lambda a, _: render.attempt_line(console, a))
+        with console.status("[dim]model and sandbox at work...[/]"):
+            out = store.start(run_id, info, settings.model,
+                              settings.max_iterations or task.max_iterations, deps,
+                              on_attempt=lambda a, _: render.attempt_line(console, a))
         console.print(f"[dim]{time.monotonic() - started:.1f}s[/]")
         return _finish(args, store, out, console, deps)
 
@@ -171,8 +172,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             decision = ask_person(console, current)
             if decision is None:
                 return _finish(args, store, current, console, deps)
-        out = store.resume(args.run_id, deps, decision,
-                           on_attempt=lambda a, _: render.attempt_line(console, a))
+        with console.status("[dim]model and sandbox at work...[/]"):
+            out = store.resume(args.run_id, deps, decision,
+                               on_attempt=lambda a, _: render.attempt_line(console, a))
         return _finish(args, store, out, console, deps)
 
 

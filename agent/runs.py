@@ -158,7 +158,9 @@ class RunStore:
 def result_json(out: Outcome, out_dir: str) -> dict[str, Any]:
     final = out.final
     return {"run_id": out.run_id, "status": out.status, "iterations": out.iterations,
-            "verdict": final.verdict if final else None, "out": out_dir}
+            "verdict": final.verdict if final else None, "out": out_dir,
+            "tokens": {"prompt": out.state.prompt_tokens,
+                       "completion": out.state.completion_tokens}}
 
 
 def write_outputs(out: Outcome, out_dir: Path, *, force: bool) -> list[Path]:

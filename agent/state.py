@@ -72,6 +72,9 @@ class RunState(BaseModel):
     """Attempts written by the model or a person (autofix does not count)."""
     model_calls: int = 0
     """Model calls made so far; the scripted model replays ``replies[model_calls]``."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    """Token usage the model server reported, summed over the run."""
     files: dict[str, str] = Field(default_factory=dict)
     """The candidate to check next (or last checked)."""
     source: Node = "generate"
