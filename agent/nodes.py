@@ -19,6 +19,7 @@ from agent.prompts import fixer_messages, generator_messages
 from agent.routing import better, stuck_reason
 from agent.state import Attempt, Escalation, RunState
 from sandbox.base import Sandbox
+from sandbox.report import CheckReport
 from sandbox.workspace import Workspace
 
 DEFAULT_MORE = 2
@@ -69,6 +70,17 @@ def autofix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     return {"files": files, "source": "autofix", "format_error": None}
 
 
+def checked(sandbox: Sandbox, workspace: Workspace, timeout_s: float) -> CheckReport:
+    """One sandbox check, retried once after an ``infra_error`` (a container killed from
+    outside, a daemon hiccup). The retry's report is the one kept; its message says so."""
+    report = sandbox.check(workspace, timeout_s=timeout_s)
+    if report.verdict != "infra_error":
+        return report
+    retry = sandbox.check(workspace, timeout_s=timeout_s)
+    note = f"retried once after an infrastructure error ({report.message[:300]})"
+    return retry.model_copy(update={"message": "; ".join(m for m in (retry.message, note) if m)})
+
+
 def check(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Check the candidate in the sandbox and record the attempt (and the best so far)."""
     n = len(state.attempts) + 1
@@ -78,8 +90,8 @@ def check(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
                           signature="format_error", model_call=call)
     else:
         started = time.monotonic()
-        report = runtime.context.sandbox.check(state.task.workspace(state.files),
-                                               timeout_s=state.task.check_timeout_s)
+        report = checked(runtime.context.sandbox, state.task.workspace(state.files),
+                         state.task.check_timeout_s)
         attempt = Attempt(n=n, node=state.source, files=state.files, verdict=report.verdict,
                           passed=report.tests.passed,
                           failed=report.tests.failed + report.tests.errors,
@@ -96,8 +108,8 @@ def verify_hidden(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """Run the hidden tests too. Their report goes to people only, never to the model."""
     if not state.task.hidden_tests:
         return {"hidden": None}
-    report = runtime.context.sandbox.check(state.task.workspace(state.files, hidden=True),
-                                           timeout_s=state.task.check_timeout_s)
+    report = checked(runtime.context.sandbox, state.task.workspace(state.files, hidden=True),
+                     state.task.check_timeout_s)
     return {"hidden": report}
 
 

@@ -65,7 +65,8 @@ def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Co
         out = store.resume(out.run_id, deps, decision,
                            on_attempt=lambda a, _: render.attempt_line(console, a))
     if out.state.attempts:
-        write_outputs(out, out_dir, force=bool(getattr(args, "force", False)))
+        write_outputs(out, out_dir, force=bool(getattr(args, "force", False)),
+                      resume=store.resume_command(out.run_id))
     if args.json:
         print(json.dumps(result_json(out, str(out_dir))))
     else:
@@ -86,16 +87,17 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
                         force=bool(getattr(args, "force", False)))
         model = _model(settings, stack)
         deps = Deps(model=model, sandbox=_sandbox(settings, stack, console))
-        store.register(run_id, task.name, settings.model, str(out_dir))
         info = TaskInfo(name=task.name, prompt=task.prompt, solution_files=task.solution_files,
                         tests=task.tests, hidden_tests=task.hidden_tests,
                         check_timeout_s=task.check_timeout_s, spec_path=str(task.spec_path))
+        max_iterations = settings.max_iterations or task.max_iterations
+        store.register(run_id, task.name, settings.model, str(out_dir), info=info,
+                       max_iterations=max_iterations)
         console.print(f"solving [bold]{task.name}[/] with {settings.model} "
                       f"(run {run_id}, sandbox {settings.sandbox})")
         started = time.monotonic()
         with console.status("[dim]model and sandbox at work...[/]"):
-            out = store.start(run_id, info, settings.model,
-                              settings.max_iterations or task.max_iterations, deps,
+            out = store.start(run_id, info, settings.model, max_iterations, deps,
                               on_attempt=lambda a, _: render.attempt_line(console, a))
         console.print(f"[dim]{time.monotonic() - started:.1f}s[/]")
         return _finish(args, store, out, console, deps)

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.constants import START
 from langgraph.types import Command
 
 from agent.graph import build_graph
 from agent.nodes import Deps
 from agent.state import Attempt, RunState, TaskInfo
-from sandbox.errors import BadInput
+from sandbox.errors import BadInput, InfraError
 
 # The only classes a checkpoint may hold besides plain data (strict msgpack allowlist).
 CHECKPOINT_TYPES = [("agent.state", n) for n in ("RunState", "TaskInfo", "Attempt", "Escalation")] + [
@@ -49,6 +52,32 @@ class Outcome:
         return s.attempts[s.best] if s.best is not None else s.last
 
 
+def db_error(path: Path, exc: sqlite3.Error, resume: str = "") -> InfraError:
+    """A SQLite failure as an InfraError that says what to do (the data is not lost)."""
+    text = str(exc)
+    low = text.lower()
+    then = f", then continue with `{resume}`" if resume else ", then try again"
+    if "full" in low or "i/o" in low:
+        what = (f"free some disk space (or use --state-dir on another disk){then}; nothing "
+                "written before is lost")
+    elif "locked" in low or "busy" in low:
+        what = f"another codemend process is writing to it: wait for it{then}"
+    elif "readonly" in low or "read-only" in low or "unable to open" in low:
+        what = f"make its folder writable (or use another --state-dir){then}"
+    else:
+        what = f"if the file is damaged, move it away and start again{then}"
+    return InfraError(f"the run database {path} failed ({text}): {what}")
+
+
+@contextmanager
+def db_errors(path: Path, resume: str = "") -> Iterator[None]:
+    """Translate sqlite3 errors into InfraError at the boundary."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise db_error(path, exc, resume) from exc
+
+
 def new_run_id(task_name: str) -> str:
     return f"{task_name[:24]}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
@@ -57,13 +86,29 @@ class RunStore:
     """The checkpoint database of one state dir: ``runs.sqlite``."""
 
     def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / "runs.sqlite"
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InfraError(f"cannot create the state dir {state_dir}: {exc.strerror}; "
+                             "pick another with --state-dir") from exc
         self.conn = sqlite3.connect(str(self.path), check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS codemend_runs (run_id TEXT PRIMARY KEY, "
-                          "task TEXT, model TEXT, created REAL, out TEXT)")
-        self.conn.commit()
+        try:
+            with db_errors(self.path):
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a killed process loses nothing committed; only a power cut
+                # can drop the last transactions, and a resume then repeats those steps
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.execute("CREATE TABLE IF NOT EXISTS codemend_runs (run_id TEXT "
+                                  "PRIMARY KEY, task TEXT, model TEXT, created REAL, out TEXT, "
+                                  "start TEXT)")
+                columns = {r[1] for r in self.conn.execute("PRAGMA table_info(codemend_runs)")}
+                if "start" not in columns:  # a state dir from before runs kept their input
+                    self.conn.execute("ALTER TABLE codemend_runs ADD COLUMN start TEXT")
+                self.conn.commit()
+        except InfraError:
+            self.conn.close()
+            raise
         self.saver = SqliteSaver(self.conn, serde=JsonPlusSerializer(
             allowed_msgpack_modules=CHECKPOINT_TYPES))
         self.graph = build_graph(self.saver)
@@ -80,28 +125,60 @@ class RunStore:
     def _config(self, run_id: str) -> dict:
         return {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
 
-    def register(self, run_id: str, task: str, model: str, out: str) -> None:
+    def resume_command(self, run_id: str) -> str:
+        """The command line that continues ``run_id`` (naming a non-default state dir)."""
+        state_dir = self.path.parent
+        flag = "" if state_dir == Path(".codemend") else f" --state-dir {state_dir}"
+        return f"codemend resume {run_id}{flag}"
+
+    def register(self, run_id: str, task: str, model: str, out: str, *,
+                 info: TaskInfo | None = None, max_iterations: int | None = None) -> None:
+        """Record a new run. With ``info``, a run killed before its first checkpoint can
+        still be resumed (it starts over from this input)."""
         if self.exists(run_id):
             raise BadInput(f"run id {run_id!r} already exists; pick another --run-id or use "
                            f"`codemend resume {run_id}`")
-        self.conn.execute("INSERT INTO codemend_runs VALUES (?, ?, ?, ?, ?)",
-                          (run_id, task, model, time.time(), out))
-        self.conn.commit()
+        start = None if info is None else json.dumps(
+            {"task": info.model_dump(mode="json"), "max_iterations": max_iterations})
+        with db_errors(self.path):
+            self.conn.execute("INSERT INTO codemend_runs (run_id, task, model, created, out, "
+                              "start) VALUES (?, ?, ?, ?, ?, ?)",
+                              (run_id, task, model, time.time(), out, start))
+            self.conn.commit()
 
     def exists(self, run_id: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM codemend_runs WHERE run_id = ?", (run_id,))
-        return row.fetchone() is not None
+        with db_errors(self.path):
+            row = self.conn.execute("SELECT 1 FROM codemend_runs WHERE run_id = ?", (run_id,))
+            return row.fetchone() is not None
 
     def meta(self, run_id: str) -> dict[str, Any]:
-        row = self.conn.execute("SELECT run_id, task, model, created, out FROM codemend_runs "
-                                "WHERE run_id = ?", (run_id,)).fetchone()
+        with db_errors(self.path):
+            row = self.conn.execute("SELECT run_id, task, model, created, out FROM "
+                                    "codemend_runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise BadInput(f"no run {run_id!r} in {self.path}; `codemend runs` lists them")
         return dict(zip(("run_id", "task", "model", "created", "out"), row, strict=True))
 
     def run_ids(self) -> list[str]:
-        rows = self.conn.execute("SELECT run_id FROM codemend_runs ORDER BY created")
-        return [r[0] for r in rows]
+        with db_errors(self.path):
+            rows = self.conn.execute("SELECT run_id FROM codemend_runs ORDER BY created")
+            return [r[0] for r in rows]
+
+    def _first_state(self, run_id: str, snap: Any) -> RunState | None:
+        """The state a run starts from, for a run killed before its first node ran:
+        LangGraph's input checkpoint holds it, else the input recorded by ``register``."""
+        if snap.values:
+            saved = self.saver.get_tuple(snap.config)
+            first = saved.checkpoint["channel_values"].get(START) if saved else None
+            return RunState.model_validate(first) if first is not None else None
+        with db_errors(self.path):
+            row = self.conn.execute("SELECT model, start FROM codemend_runs WHERE run_id = ?",
+                                    (run_id,)).fetchone()
+        if row is None or row[1] is None:
+            return None
+        start = json.loads(row[1])
+        return RunState(run_id=run_id, task=TaskInfo.model_validate(start["task"]),
+                        model=row[0], max_iterations=start["max_iterations"])
 
     # -- driving ---------------------------------------------------------------------
     def start(self, run_id: str, task: TaskInfo, model: str, max_iterations: int, deps: Deps,
@@ -112,13 +189,21 @@ class RunStore:
     def resume(self, run_id: str, deps: Deps, decision: dict[str, Any] | None = None,
                on_attempt: OnAttempt | None = None) -> Outcome:
         """Continue a paused run with a decision, or a killed one from its last checkpoint."""
-        snap = self.graph.get_state(self._config(run_id))
-        if not snap.values:
-            raise BadInput(f"run {run_id!r} has no checkpoint yet; start it again with solve")
+        with db_errors(self.path, self.resume_command(run_id)):
+            snap = self.graph.get_state(self._config(run_id))
+        if not snap.values:  # killed before its first checkpoint: start it over
+            first = self._first_state(run_id, snap)
+            if first is None:
+                raise BadInput(f"run {run_id!r} has no checkpoint yet; start it again with "
+                               "solve")
+            return self._drive(run_id, first, deps, on_attempt)
         if snap.interrupts:
             payload: Any = Command(resume=decision or {"action": "more"})
-        elif snap.next:
-            payload = None  # killed mid-run: continue from the last finished node
+        elif snap.next or snap.values.get("status", "running") == "running":
+            # killed mid-run: continue from the last checkpoint. (``next`` is empty when the
+            # killed step's writes were saved but its checkpoint was not: LangGraph applies
+            # those writes and goes on.)
+            payload = None
         else:
             return self.outcome(run_id)
         return self._drive(run_id, payload, deps, on_attempt)
@@ -126,24 +211,38 @@ class RunStore:
     def _drive(self, run_id: str, payload: Any, deps: Deps, on_attempt: OnAttempt | None
                ) -> Outcome:
         config = self._config(run_id)
-        for update in self.graph.stream(payload, config, context=deps, stream_mode="updates"):
-            if on_attempt is None:
-                continue
-            for node, delta in update.items():
-                if node == "check" and isinstance(delta, dict):
-                    for attempt in delta.get("attempts") or []:
-                        on_attempt(attempt, None)
+        resume = self.resume_command(run_id)
+        try:
+            with db_errors(self.path, resume):
+                for update in self.graph.stream(payload, config, context=deps,
+                                                stream_mode="updates"):
+                    if on_attempt is None:
+                        continue
+                    for node, delta in update.items():
+                        if node == "check" and isinstance(delta, dict):
+                            for attempt in delta.get("attempts") or []:
+                                on_attempt(attempt, None)
+        except InfraError as exc:
+            if resume in str(exc):
+                raise
+            # Docker down, model server gone, ...: the last checkpoint stands
+            raise type(exc)(f"{str(exc).rstrip('. ')}. The run is paused; once that is "
+                            f"fixed, continue it with `{resume}`") from exc
         return self.outcome(run_id)
 
     def outcome(self, run_id: str) -> Outcome:
-        snap = self.graph.get_state(self._config(run_id))
+        with db_errors(self.path, self.resume_command(run_id)):
+            snap = self.graph.get_state(self._config(run_id))
+            first = None if "run_id" in snap.values else self._first_state(run_id, snap)
+        if first is not None:  # killed before its first node ran
+            return Outcome(run_id, "running", first, "stopped before its first step; resume it")
         if not snap.values:
             raise BadInput(f"run {run_id!r} has no checkpoint yet")
         state = RunState.model_validate(snap.values)
         if snap.interrupts:
             reason = (snap.interrupts[0].value or {}).get("reason", "")
             return Outcome(run_id, "escalated", state, reason)
-        if snap.next:
+        if snap.next or state.status == "running":
             return Outcome(run_id, "running", state, "stopped before it finished; resume it")
         return Outcome(run_id, state.status, state)
 
@@ -163,24 +262,40 @@ def result_json(out: Outcome, out_dir: str) -> dict[str, Any]:
                        "completion": out.state.completion_tokens}}
 
 
-def write_outputs(out: Outcome, out_dir: Path, *, force: bool) -> list[Path]:
+def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "") -> list[Path]:
     """Write the final (or best) files and report.json; refuse to overwrite others' files."""
     final = out.final
     files = final.files if final else {}
     ensure_writable(out_dir, [*files, "report.json"], out.run_id, force=force)
-    written = []
-    for rel, text in files.items():
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8", errors="surrogateescape")
-        written.append(target)
     report = {**result_json(out, str(out_dir)), "reason": out.reason,
               "accepted": out.state.accepted,
               "attempts": [a.model_dump(exclude={"files"}) for a in out.state.attempts],
               "hidden": out.state.hidden.model_dump() if out.state.hidden else None}
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    written.append(out_dir / "report.json")
-    return written
+    # report.json first: it marks the folder as this run's, so a run killed while writing
+    # may write again on resume; each file is replaced whole (never left half written)
+    todo = {"report.json": json.dumps(report, indent=2), **files}
+    written = []
+    for rel, text in todo.items():
+        target = out_dir / rel
+        try:
+            _replace_file(target, text.encode("utf-8", errors="surrogateescape"))
+        except OSError as exc:
+            raise InfraError(f"cannot write {target}: {exc.strerror or exc}; free some space "
+                             "(or fix the folder's permissions), then "
+                             f"`{resume or 'codemend resume ' + out.run_id}` writes the files "
+                             "again") from exc
+        written.append(target)
+    return written[1:] + written[:1]
+
+
+def _replace_file(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def ensure_writable(out_dir: Path, names: list[str], run_id: str, *, force: bool) -> None:

@@ -62,6 +62,7 @@ class ColdSandbox:
                  client: docker.DockerClient | None = None, *, progress=None) -> None:
         self.config = config or SandboxConfig()
         self.client = connect(client)
+        self.progress = progress
         self.image = self.config.image or ensure_image(self.client, progress=progress)
         reap_orphans(self.client, self.config.label)
 
@@ -86,7 +87,24 @@ class ColdSandbox:
         return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
 
     def run(self, m: dict, payload: bytes, timeout_s: float) -> RunFacts:
-        """Create, feed, read and remove one container. Returns facts; never hangs."""
+        """Create, feed, read and remove one container. Returns facts; never hangs.
+        If our image vanished meanwhile (``docker rmi``, a prune), rebuild it and go on."""
+        try:
+            return self._run_once(m, payload, timeout_s)
+        except docker.errors.ImageNotFound as exc:
+            if self.config.image is not None:
+                raise InfraError(f"sandbox image {self.image} is missing: build or pull it, "
+                                 "or leave the image setting unset") from exc
+            if self.progress is not None:
+                self.progress(f"sandbox image {self.image} disappeared: rebuilding it")
+        self.image = ensure_image(self.client, progress=self.progress)
+        try:
+            return self._run_once(m, payload, timeout_s)
+        except docker.errors.ImageNotFound as exc:
+            raise InfraError(f"sandbox image {self.image} is missing: run "
+                             "`codemend sandbox build`") from exc
+
+    def _run_once(self, m: dict, payload: bytes, timeout_s: float) -> RunFacts:
         api = self.client.api
         started = time.monotonic()
         deadline = started + timeout_s + self.config.host_grace_s
@@ -122,9 +140,8 @@ class ColdSandbox:
                             exit_code=exit_code, error=got.error)
         except requests.exceptions.ConnectionError as exc:
             raise DockerUnavailable(docker_hint()) from exc
-        except docker.errors.ImageNotFound as exc:
-            raise InfraError(f"sandbox image {self.image} is missing: run "
-                             "`codemend sandbox build`") from exc
+        except docker.errors.ImageNotFound:
+            raise  # run() rebuilds it
         except (docker.errors.APIError, docker.errors.DockerException) as exc:
             return RunFacts(stdout=b"", stderr=b"", duration_s=time.monotonic() - started,
                             error=f"docker: {exc}")
