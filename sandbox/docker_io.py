@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import docker
 import docker.errors
+import requests
 from docker.types import LogConfig, Ulimit
 
 from sandbox.config import SandboxConfig
@@ -136,11 +137,68 @@ def exchange(sock, payload: bytes, deadline: float, cap: int) -> Stream:
     return res
 
 
+def read_frame(sock, deadline: float) -> tuple[int | None, bytes]:
+    """Read exactly one multiplexed frame: (stream 1/2, data), or (None, b"") at EOF."""
+    s = raw_socket(sock)
+    head = _recv_exactly(s, 8, deadline)
+    if len(head) < 8:
+        return None, head
+    kind, size = struct.unpack(">BxxxL", head)
+    return kind, _recv_exactly(s, size, deadline)
+
+
+def _recv_exactly(s: socket.socket, n: int, deadline: float) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no frame arrived before the deadline")
+        s.settimeout(left)
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def close_socket(sock) -> None:
+    """Close a hijacked Docker socket and the raw socket under it (None: nothing)."""
+    if sock is None:
+        return
+    raw = raw_socket(sock)
+    try:
+        sock.close()
+    finally:
+        raw.close()
+
+
+def oom_killed(api: docker.APIClient, cid: str) -> bool:
+    """Did the running container's cgroup OOM-kill anything? Docker only says so once the
+    container has exited; its cgroup counter says so at once (read as nobody)."""
+    if api.inspect_container(cid)["State"].get("OOMKilled"):
+        return True
+    exec_id = api.exec_create(cid, ["cat", "/sys/fs/cgroup/memory/memory.oom_control",
+                                    "/sys/fs/cgroup/memory.events"],
+                              user="65534:65534", stdin=True)["Id"]
+    sock = api.exec_start(exec_id, socket=True)
+    try:
+        got = exchange(sock, b"", time.monotonic() + 10, 1 << 16)
+    finally:
+        close_socket(sock)
+    for line in got.stdout.decode(errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
+            return True
+    return False
+
+
 def remove_quietly(api: docker.APIClient, cid: str) -> None:
     try:
         api.remove_container(cid, force=True, v=True)
     except docker.errors.NotFound:
         pass
+    except requests.exceptions.ConnectionError:
+        pass  # the daemon is gone; the next codemend start reaps the container (by pid)
     except docker.errors.APIError as exc:
         if "already in progress" not in str(exc):
             raise InfraError(f"could not remove container {cid[:12]}: {exc}") from exc

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 Verdict = Literal["pass", "fail", "timeout", "oom", "output_limit", "infra_error"]
 Outcome = Literal["passed", "failed", "error", "skipped"]
 
 
-class Finding(BaseModel):
+def clean_text(value: Any) -> Any:
+    """Lone surrogates (from hostile output) cannot be written as UTF-8 JSON: replace them."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+    elif isinstance(value, list):
+        return [clean_text(v) for v in value]
+    return value
+
+
+class Clean(BaseModel):
+    """A model whose text fields always serialise, whatever the sandbox sent."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return clean_text(value)
+
+
+class Finding(Clean):
     """One ruff finding. ``code`` is None for syntax errors."""
 
     code: str | None
@@ -21,14 +42,14 @@ class Finding(BaseModel):
     fixable: bool = False
 
 
-class LintReport(BaseModel):
+class LintReport(Clean):
     ok: bool
     findings: list[Finding] = Field(default_factory=list)
     error: str | None = None
     """Set when the ruff report was missing or malformed (then ok is False)."""
 
 
-class TestCase(BaseModel):
+class TestCase(Clean):
     """One pytest case from the JUnit report."""
 
     __test__ = False  # not a pytest class
@@ -39,7 +60,7 @@ class TestCase(BaseModel):
     traceback: str = ""
 
 
-class TestReport(BaseModel):
+class TestReport(Clean):
     __test__ = False
 
     ok: bool
@@ -52,7 +73,7 @@ class TestReport(BaseModel):
     """Set when the JUnit report was missing or malformed, or pytest did not finish."""
 
 
-class CheckReport(BaseModel):
+class CheckReport(Clean):
     """The outcome of one sandbox check."""
 
     verdict: Verdict
@@ -64,6 +85,10 @@ class CheckReport(BaseModel):
     """A human explanation for verdicts other than pass/fail (and report problems)."""
     output: str = ""
     """Tail of pytest's console output (capped), for people; never parsed."""
+    tamper: list[str] = Field(default_factory=list)
+    """Signs that the checked code tried to influence its own verdict (see docs/SECURITY.md).
+    Each entry starts with a code (``T1xx`` static scan, ``T2xx`` cross-checks); entries
+    marked ``[fail]`` made the verdict ``fail``, the others are evidence for people."""
 
     @property
     def passed(self) -> bool:

@@ -13,6 +13,15 @@ from sandbox.errors import BadInput
 
 MAX_FILE_BYTES = 4 << 20
 MAX_FILES = 2000
+CONFIG_FILES = frozenset({"conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini",
+                          "sitecustomize.py", "usercustomize.py"})
+"""Files that configure pytest or Python itself: only tests may bring them, never ``files``."""
+
+
+def is_config_file(path: str) -> bool:
+    """True for a pytest/Python configuration file (by name) or a ``.pth`` file."""
+    name = posixpath.basename(path.replace("\\", "/"))
+    return name in CONFIG_FILES or name.endswith(".pth")
 
 
 def check_relpath(path: str) -> str:
@@ -50,6 +59,12 @@ class Workspace(BaseModel):
                 info.mode = 0o444
                 tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
+
+    def planted_config(self) -> list[str]:
+        """Configuration files among ``files`` (the code under check). A ``conftest.py``
+        there makes the verdict ``fail`` (tamper sign T106: pytest would run it); the others
+        are ignored by the sandbox and only flagged (T107)."""
+        return sorted(p for p in self.files if is_config_file(p))
 
     @property
     def lint_paths(self) -> list[str]:
@@ -92,7 +107,10 @@ def workspace_from_dirs(code_dir: Path, tests_dir: Path | None = None) -> Worksp
     code = _read_tree(code_dir, "DIR")
     if tests_dir is not None:
         tests = {f"tests/{k}": v for k, v in _read_tree(tests_dir, "--tests").items()}
-        files = {k: v for k, v in code.items() if not k.startswith("tests/")}
+        # the user's own conftest.py files configure their tests: they are test files
+        tests.update({k: v for k, v in code.items() if posixpath.basename(k) == "conftest.py"
+                      and not k.startswith("tests/")})
+        files = {k: v for k, v in code.items() if not k.startswith("tests/") and k not in tests}
     else:
         tests = {k: v for k, v in code.items() if _is_test(k)}
         files = {k: v for k, v in code.items() if k not in tests}

@@ -1,0 +1,391 @@
+"""PooledSandbox: hardened containers started ahead of need, one check per ``docker exec``.
+
+Each pooled container runs a harmless PID 1 (the runner's ``--idle``: it drops to nobody
+and only reaps orphans) under the same hardened host config as the cold sandbox, and a
+zygote (``--zygote``, root, started once by a detached exec) that imports pytest and
+never sees a workspace. Ahead of need, a refill thread also starts the check's own
+``docker exec`` (``--client``, root, stdin attached): it hands its stdin/stdout/stderr to
+the zygote, whose forked worker resets the container, proves it clean and says "ready".
+A check then only sends its manifest line and workspace tar over that exec and reads one
+JSON report (``exchange``). pytest runs in a fork of the worker that drops privileges
+exactly like the runner's subprocesses.
+
+By default (``max_reuses=0``) every check gets a fresh container, which is removed after
+it while the pool refills. With ``max_reuses=N`` a container serves up to N more checks,
+but only if its check did not time out, run out of memory, flood its output or fail for
+infrastructure reasons, and only after the next worker reset it and proved it clean (no
+process but PID 1, the zygote, the client and itself; every scratch directory empty; no
+System V IPC object): it says "ready" only then. Anything else removes the container.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import docker
+import docker.errors
+import requests
+
+from sandbox.base import FixResult
+from sandbox.cold import ENV, fix_result, manifest, stream_cap
+from sandbox.config import SandboxConfig
+from sandbox.docker_io import (
+    RUNNER,
+    close_socket,
+    connect,
+    docker_hint,
+    exchange,
+    hardened_host_config,
+    labels,
+    list_ours,
+    oom_killed,
+    read_frame,
+    reap_orphans,
+    remove_quietly,
+)
+from sandbox.errors import BadInput, DockerUnavailable, InfraError
+from sandbox.image import ensure_image
+from sandbox.report import CheckReport
+from sandbox.verdict import RunFacts, build_report, runner_doc
+from sandbox.workspace import Workspace
+
+IDLE = [*RUNNER, "--idle"]
+# Not -I: the zygote must see PYTHONHASHSEED, as the pytest of a cold check does.
+# -s and -P keep user site-packages and the script's folder out of sys.path instead.
+ZYGOTE = ["/opt/venv/bin/python", "-s", "-P", RUNNER[-1], "--zygote"]
+CLIENT = [*RUNNER, "--client"]
+EXEC_ENV = {**ENV, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+READY_TIMEOUT_S = 60.0
+TAKE_TIMEOUT_S = 120.0
+
+
+@dataclass(eq=False)
+class Slot:
+    """One pooled container and the warm ``--client`` exec waiting in it."""
+
+    cid: str
+    checks: int = 0
+    exec_id: str | None = None
+    sock: object | None = field(default=None, repr=False)
+
+
+class NoSlot(Exception):
+    """No warm container could be had; ``fatal`` errors are raised, others reported."""
+
+    def __init__(self, error: Exception, fatal: bool) -> None:
+        super().__init__(str(error))
+        self.error, self.fatal = error, fatal
+
+
+class PooledSandbox:
+    """Warm hardened containers: fast checks, each one as isolated as a cold check."""
+
+    name = "pool"
+
+    def __init__(self, config: SandboxConfig | None = None,
+                 client: docker.DockerClient | None = None, *, size: int = 2,
+                 max_reuses: int = 0, max_parallel: int | None = None, progress=None) -> None:
+        if size < 1 or max_reuses < 0 or (max_parallel is not None and max_parallel < 1):
+            raise BadInput("pool: size and max_parallel must be at least 1, max_reuses at least 0")
+        self.config = config or SandboxConfig()
+        self._own_client = client is None
+        self.client = connect(client)
+        self.image = self.config.image or ensure_image(self.client, progress=progress)
+        reap_orphans(self.client, self.config.label)
+        self.size, self.max_reuses = size, max_reuses
+        self.max_parallel = max_parallel or size
+        self._parallel = threading.BoundedSemaphore(self.max_parallel)
+        self._cond = threading.Condition()
+        self._ready: deque[Slot] = deque()
+        self._rewarm: deque[Slot] = deque()
+        self._trash: deque[Slot] = deque()
+        self._in_use: set[Slot] = set()
+        self._live: dict[str, Slot] = {}
+        self.pool_id = secrets.token_hex(6)
+        """Carried by this pool's containers as the label ``<label>.pool``."""
+        self._labels = {**labels(self.config, "pool"), f"{self.config.label}.pool": self.pool_id}
+        self._warming = 0
+        self._removing = 0
+        self._error: NoSlot | None = None
+        self._closed = False
+        self._threads = [threading.Thread(target=self._refill_loop, daemon=True,
+                                          name=f"codemend-pool-{i}")
+                         for i in range(min(size, 4))]
+        for thread in self._threads:
+            thread.start()
+
+    # -- the Sandbox protocol ----------------------------------------------------------
+    def __enter__(self) -> PooledSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check(self, workspace: Workspace, *, timeout_s: float | None = None) -> CheckReport:
+        timeout = timeout_s or self.config.timeout_s
+        m = manifest(workspace, self.config, timeout, "check")
+        facts = self.run(m, workspace.tar_bytes(), timeout)
+        return build_report(facts, f"/work/{m['token']}", timeout)
+
+    def autofix(self, workspace: Workspace) -> FixResult:
+        only_code = Workspace(files=workspace.files)
+        m = manifest(only_code, self.config, self.config.timeout_s, "fix")
+        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
+
+    def close(self) -> None:
+        """Remove every container of this pool (idle, in use or awaiting removal)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        with self._cond:
+            slots = list(self._live.values())
+        for slot in slots:
+            self._remove(slot)
+        try:  # belt and braces: a container of this pool that slipped through
+            for c in list_ours(self.client, self.config.label):
+                if (c.get("Labels") or {}).get(f"{self.config.label}.pool") == self.pool_id:
+                    remove_quietly(self.client.api, c["Id"])
+        finally:
+            if self._own_client:
+                self.client.close()
+
+    def stats(self) -> dict[str, int]:
+        """Containers by state, for benchmarks and diagnostics."""
+        with self._cond:
+            return {"ready": len(self._ready), "warming": self._warming + len(self._rewarm),
+                    "in_use": len(self._in_use), "removing": len(self._trash) + self._removing,
+                    "live": len(self._live)}
+
+    def containers(self) -> set[str]:
+        """Ids of every container this pool holds right now."""
+        with self._cond:
+            return set(self._live)
+
+    def wait_ready(self, timeout_s: float = 60.0) -> bool:
+        """Wait until the pool is full and idle (``size`` warm containers, nothing else
+        under way): for benchmarks and tests. False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not (len(self._ready) >= self.size and not self._warming
+                       and not self._rewarm and not self._trash and not self._removing
+                       and not self._in_use):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    # -- one check ---------------------------------------------------------------------
+    def run(self, m: dict, payload: bytes, timeout_s: float) -> RunFacts:
+        """Run one manifest on a warm container; remove or (if proven clean) reuse it."""
+        started = time.monotonic()
+        with self._parallel:
+            slot = None
+            try:
+                slot = self._take()
+                facts, doc = self._exchange(slot, m, payload, timeout_s)
+            except NoSlot as exc:
+                if exc.fatal:
+                    raise exc.error from exc
+                return RunFacts(stdout=b"", stderr=b"", duration_s=time.monotonic() - started,
+                                error=f"no pooled container: {exc}")
+            except BaseException:
+                if slot is not None:
+                    self._release(slot, reuse=False, now=True)
+                raise
+            reuse = slot.checks + 1 <= self.max_reuses and _reusable(facts, doc)
+            self._release(slot, reuse=reuse, now=facts.host_killed or facts.truncated)
+            return facts
+
+    def _exchange(self, slot: Slot, m: dict, payload: bytes,
+                  timeout_s: float) -> tuple[RunFacts, dict | None]:
+        api = self.client.api
+        started = time.monotonic()
+        deadline = started + timeout_s + self.config.host_grace_s
+        sock, slot.sock = slot.sock, None
+        try:
+            got = exchange(sock, json.dumps(m).encode() + b"\n" + payload, deadline,
+                           stream_cap(self.config))
+        finally:
+            close_socket(sock)
+        facts = RunFacts(stdout=got.stdout, stderr=got.stderr,
+                         duration_s=time.monotonic() - started, truncated=got.truncated,
+                         host_killed=got.deadline_hit, error=got.error)
+        doc = runner_doc(facts)
+        try:
+            if got.deadline_hit or got.truncated:
+                # killing the exec client does not stop the process inside: stop them all
+                _kill(api, slot.cid)
+            elif doc is None:
+                facts.oom_killed = oom_killed(api, slot.cid)
+                facts.exit_code = api.exec_inspect(slot.exec_id).get("ExitCode")
+        except requests.exceptions.ConnectionError as exc:
+            raise DockerUnavailable(docker_hint()) from exc
+        except docker.errors.DockerException as exc:
+            facts.error = facts.error or f"docker: {exc}"
+        return facts, doc
+
+    # -- the pool ----------------------------------------------------------------------
+    def _take(self) -> Slot:
+        deadline = time.monotonic() + TAKE_TIMEOUT_S
+        with self._cond:
+            while not self._ready:
+                if self._closed:
+                    raise NoSlot(InfraError("the sandbox pool is closed"), fatal=True)
+                if self._error is not None:
+                    raise self._error
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise NoSlot(InfraError(f"no pooled container was ready within "
+                                            f"{TAKE_TIMEOUT_S:g} s"), fatal=False)
+                self._cond.wait(left)
+            slot = self._ready.popleft()
+            self._in_use.add(slot)
+            self._cond.notify_all()
+            return slot
+
+    def _release(self, slot: Slot, *, reuse: bool, now: bool) -> None:
+        """Queue ``slot`` for a new exec (reuse), for removal in the background, or
+        remove it right away (``now``: a runaway check, an exception, a closed pool)."""
+        with self._cond:
+            self._in_use.discard(slot)
+            slot.checks += 1
+            keep = reuse and not self._closed
+            later = not keep and not now and not self._closed
+            if keep:
+                self._rewarm.append(slot)
+            elif later:
+                self._trash.append(slot)
+            self._cond.notify_all()
+        if not (keep or later):
+            self._remove(slot)
+
+    def _need_new(self) -> bool:
+        coming_back = sum(1 for s in self._in_use if s.checks + 1 <= self.max_reuses)
+        return (len(self._ready) + self._warming + len(self._rewarm) + coming_back
+                < self.size)
+
+    def _refill_loop(self) -> None:
+        failures = 0
+        while True:
+            with self._cond:
+                while not (self._closed or self._trash or self._rewarm or self._need_new()):
+                    self._cond.wait()
+                if self._closed:
+                    return
+                if self._trash:
+                    slot, warm = self._trash.popleft(), False
+                    self._removing += 1
+                else:
+                    slot, warm = (self._rewarm.popleft() if self._rewarm else None), True
+                    self._warming += 1
+            if not warm:
+                self._remove(slot)
+                with self._cond:
+                    self._removing -= 1
+                    self._cond.notify_all()
+                continue
+            reused = slot is not None
+            try:
+                slot = self._warm(slot)
+            except NoSlot as exc:
+                with self._cond:
+                    self._warming -= 1
+                    if not reused or exc.fatal:  # a reused one that is not clean: just gone
+                        self._error = exc
+                    self._cond.notify_all()
+                if not reused or exc.fatal:
+                    failures += 1
+                    time.sleep(min(5.0, 0.1 * 2 ** failures))
+                continue
+            failures = 0
+            with self._cond:
+                self._warming -= 1
+                self._error = None
+                if not self._closed:
+                    self._ready.append(slot)
+                    self._cond.notify_all()
+                    continue
+            self._remove(slot)
+
+    def _warm(self, slot: Slot | None) -> Slot:
+        """Create and start a container (unless reusing ``slot``); start a waiting exec."""
+        api = self.client.api
+        try:
+            if slot is None:
+                cid = api.create_container(
+                    self.image, command=IDLE, user="0", environment=ENV, tty=False,
+                    network_disabled=True, use_config_proxy=False, working_dir="/work",
+                    labels=self._labels,
+                    host_config=hardened_host_config(api, self.config))["Id"]
+                slot = Slot(cid)
+                with self._cond:
+                    self._live[cid] = slot
+                api.start(cid)
+                zygote = api.exec_create(cid, ZYGOTE, user="0", environment=EXEC_ENV,
+                                         workdir="/work")["Id"]
+                api.exec_start(zygote, detach=True)
+            slot.exec_id = api.exec_create(slot.cid, CLIENT, stdin=True, user="0",
+                                           environment=EXEC_ENV, workdir="/work")["Id"]
+            slot.sock = api.exec_start(slot.exec_id, socket=True)
+            _await_ready(slot.sock)
+            return slot
+        except Exception as exc:
+            if slot is not None:
+                self._remove(slot)
+            if isinstance(exc, requests.exceptions.ConnectionError):
+                raise NoSlot(DockerUnavailable(docker_hint()), fatal=True) from exc
+            if isinstance(exc, docker.errors.ImageNotFound):
+                raise NoSlot(InfraError(f"sandbox image {self.image} is missing: run "
+                                        "`codemend sandbox build`"), fatal=True) from exc
+            raise NoSlot(InfraError(f"could not start a pooled container: {exc}"),
+                         fatal=False) from exc
+
+    def _remove(self, slot: Slot) -> None:
+        close_socket(slot.sock)
+        slot.sock = None
+        with self._cond:
+            self._live.pop(slot.cid, None)
+        try:
+            remove_quietly(self.client.api, slot.cid)
+        except (InfraError, requests.exceptions.ConnectionError):
+            pass  # reap_orphans removes it on the next start
+
+
+def _await_ready(sock) -> None:
+    """Wait for the worker to say (on stderr) that the container is proven clean."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        kind, data = read_frame(sock, deadline)
+        if kind is None:
+            raise OSError(f"the warm check process ended before it was ready: {data!r}")
+        if kind == 2 and data.startswith(b"ready"):
+            return
+        if kind == 2 and data.startswith(b"unclean"):
+            raise OSError(f"the container could not be proven clean: {data[:500]!r}")
+
+
+def _reusable(facts: RunFacts, doc: dict | None) -> bool:
+    """True only for a run that ended normally (the next worker still proves it clean)."""
+    if doc is None or facts.truncated or facts.host_killed or facts.oom_killed or facts.error:
+        return False
+    if doc.get("oom_kills_after", 0) > doc.get("oom_kills_before", 0):
+        return False
+    steps = [doc.get("ruff") or {}, doc.get("pytest") or {}, *(doc.get("steps") or {}).values()]
+    return not any(s.get("timed_out") or s.get("output_limit") for s in steps)
+
+
+def _kill(api: docker.APIClient, cid: str) -> None:
+    try:
+        api.kill(cid)
+    except docker.errors.APIError:
+        pass  # already stopped: it is removed next either way

@@ -1,0 +1,411 @@
+"""Tamper evidence: signs that checked code tried to influence its own verdict.
+
+Two sources, both documented in docs/SECURITY.md:
+
+- a static scan (``scan_sources``, codes ``T1xx``) of the solution files exactly as the
+  runner unpacked them, for the test framework, skip machinery, the sandbox's report
+  paths, process exits, tracing, ``atexit``, ``builtins``/``sys.modules`` patching, ...;
+- cross-checks (``cross_check``, codes ``T2xx``) of the run: the runner's inventory of
+  the test files (taken before any sandboxed code ran), the witness plugin's records, the
+  JUnit report and pytest's exit code.
+
+A ``Sign`` with ``fatal=True`` makes the verdict ``fail``: either the pattern has no
+legitimate use in a solution, or the run's own records contradict each other. The rest
+are evidence for people and do not change the verdict.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.report import TestReport
+from sandbox.workspace import is_config_file
+
+FRAMEWORK = {"pytest", "_pytest", "pluggy", "py"}
+SKIP_NAMES = {"SkipTest", "skipTest"}
+SANDBOX_PATHS = ("/report/", "/opt/codemend")
+MAX_SIGNS = 30
+SCAN_CAP = 256 << 10  # larger files are flagged, not scanned: solutions are small
+
+# dotted call/attribute name -> (code, what it does); flagged, never fatal by themselves
+FLAGGED: dict[str, tuple[str, str]] = {
+    **{n: ("T110", "ends or signals processes") for n in (
+        "sys.exit", "os._exit", "os.abort", "os.kill", "os.killpg", "exit", "quit",
+        "signal.signal", "signal.alarm", "signal.setitimer", "signal.pthread_kill",
+        "signal.raise_signal", "signal", "SystemExit")},
+    **{n: ("T111", "installs a trace or profile hook") for n in (
+        "sys.settrace", "sys.setprofile", "threading.settrace", "threading.setprofile",
+        "sys.monitoring")},
+    **{n: ("T112", "registers code to run at interpreter exit") for n in (
+        "atexit", "atexit.register")},
+    **{n: ("T113", "touches builtins") for n in ("builtins", "__builtins__")},
+    "sys.modules": ("T114", "reads or patches sys.modules"),
+    **{n: ("T117", "inspects frames or the garbage collector") for n in (
+        "sys._getframe", "inspect.currentframe", "inspect.stack", "gc.get_objects",
+        "gc.get_referrers")},
+    **{n: ("T118", "closes or replaces file descriptors") for n in (
+        "os.close", "os.closerange", "os.dup2")},
+    **{n: ("T119", "runs dynamically built code") for n in ("exec", "compile")},
+    "ctypes": ("T120", "uses ctypes"),
+}
+FRAME_ATTRS = {"f_back", "f_locals", "f_globals", "f_trace", "tb_frame", "gi_frame"}
+
+
+@dataclass(frozen=True)
+class Sign:
+    """One piece of tamper evidence."""
+
+    code: str
+    what: str
+    where: str = ""
+    fatal: bool = False
+
+    def __str__(self) -> str:
+        mark = " [fail]" if self.fatal else ""
+        where = f" {self.where}:" if self.where else ""
+        return f"{self.code}{mark}{where} {self.what}"
+
+
+# -- static scan ---------------------------------------------------------------------------
+class _Scanner(ast.NodeVisitor):
+    """Collects signs in one module; names are resolved through its imports."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.aliases: dict[str, str] = {}
+        self.signs: dict[tuple[str, int], Sign] = {}
+
+    def add(self, code: str, what: str, node: ast.AST, fatal: bool = False) -> None:
+        line = getattr(node, "lineno", 0)
+        self.signs.setdefault((code, line), Sign(code, what, f"{self.path}:{line}", fatal))
+
+    def dotted(self, node: ast.AST) -> str:
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return ""
+        parts.append(self.aliases.get(node.id, node.id))
+        return ".".join(reversed(parts))
+
+    def imported(self, module: str, node: ast.AST) -> None:
+        top = module.split(".")[0]
+        if top in FRAMEWORK:
+            self.add("T101", f"imports the test framework ({module}); solution code must "
+                     "not touch pytest", node, fatal=True)
+        if top in ("atexit", "ctypes", "builtins", "signal"):
+            self.check_name(top, node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for a in node.names:
+            self.aliases[(a.asname or a.name).split(".")[0]] = a.name if a.asname else \
+                a.name.split(".")[0]
+            self.imported(a.name, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        self.imported(module, node)
+        for a in node.names:
+            full = f"{module}.{a.name}" if module else a.name
+            self.aliases[a.asname or a.name] = full
+            self.check_name(full, node)
+
+    def check_name(self, full: str, node: ast.AST) -> None:
+        last = full.rsplit(".", 1)[-1]
+        if last in SKIP_NAMES:
+            self.add("T103", f"uses test-skipping machinery ({last}): a skipped test "
+                     "verifies nothing", node, fatal=True)
+        if last in FRAME_ATTRS:
+            self.add("T117", f"inspects frames ({last})", node)
+        for name in (full, full.split(".")[0]):
+            if name in FLAGGED:
+                code, what = FLAGGED[name]
+                self.add(code, f"{what} ({full})", node)
+                return
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        full = self.dotted(node)
+        if full:
+            self.check_name(full, node)
+        else:
+            self.check_name(node.attr, node)
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in ("exit", "quit", "exec", "compile", "__builtins__", "SystemExit") or \
+                node.id in SKIP_NAMES:
+            self.check_name(node.id, node)
+        elif node.id in self.aliases:
+            self.check_name(self.aliases[node.id], node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = self.dotted(node.func)
+        if name in ("__import__", "importlib.import_module") and node.args and \
+                isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            self.imported(node.args[0].value, node)
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            text = node.value
+            if text.startswith(SANDBOX_PATHS) or text == "/report":
+                self.add("T104", "names the sandbox's report or runner paths", node, fatal=True)
+            elif "junit" in text.lower():
+                self.add("T116", "mentions JUnit reports", node)
+            if text.startswith("/proc"):
+                self.add("T115", f"names a /proc path ({text[:40]})", node)
+            if text == "pytest" or text.split(".")[0] in ("_pytest", "pluggy"):
+                self.add("T121", f"names the test framework in a string ({text[:40]})", node)
+
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+                 name: str) -> None:
+        if name.startswith("pytest_"):
+            self.add("T102", f"defines a pytest hook ({name})", node, fatal=True)
+        if name in ("__eq__", "__ne__") and _constant_result(node) is (name == "__eq__"):
+            self.add("T105", f"defines {name} that ignores its argument: every equality "
+                     "assertion would pass", node, fatal=True)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.function(node, node.name)
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name) and isinstance(node.value, ast.Lambda):
+                self.function(node.value, target.id)
+        self.generic_visit(node)
+
+
+def _constant_result(node: ast.AST) -> Any:
+    """The constant a function always returns (None if it can return anything else)."""
+    if isinstance(node, ast.Lambda):
+        body = node.body
+        return body.value if isinstance(body, ast.Constant) else None
+    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return)]
+    values = {r.value.value if isinstance(r.value, ast.Constant) else object() for r in returns}
+    return values.pop() if len(values) == 1 and returns else None
+
+
+def scan_source(path: str, source: str) -> list[Sign]:
+    """Signs in one solution file. Unparseable code is left to ruff and pytest."""
+    if len(source) > SCAN_CAP:
+        return [Sign("T199", f"is larger than {SCAN_CAP >> 10} KiB: not scanned", path)]
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    scanner = _Scanner(path)
+    try:
+        scanner.visit(tree)
+    except RecursionError:
+        scanner.add("T199", "is too deeply nested to scan", tree)
+    return sorted(scanner.signs.values(), key=lambda s: (s.where, s.code))
+
+
+def scan_sources(sources: dict[str, str]) -> list[Sign]:
+    """Signs in every solution file, in path order."""
+    return [sign for path in sorted(sources) for sign in scan_source(path, sources[path])]
+
+
+def config_signs(solution_files: list[str]) -> list[Sign]:
+    """Configuration files among the solution files: a conftest.py is fatal (pytest runs
+    it); the others are flagged (pytest runs with its own ini, Python with ``-s``)."""
+    signs = []
+    for path in solution_files:
+        if posixpath.basename(path) == "conftest.py":
+            signs.append(Sign("T106", "is a conftest.py among the solution files: pytest "
+                              "would run it; only the tests may configure pytest", path,
+                              fatal=True))
+        elif is_config_file(path):
+            signs.append(Sign("T107", "is a configuration file among the solution files "
+                              "(ignored by the sandbox)", path))
+    return signs
+
+
+# -- cross-checks ----------------------------------------------------------------------------
+_LOCATION = (re.compile(r"^\((['\"])(?P<p>.*?)\1, \d+,"), re.compile(r"^(?P<p>[^\n]+?):\d+: "))
+
+
+def _skip_origin(text: str, workdir: str) -> str | None:
+    """Where a skip was raised, from the JUnit text (workspace-relative when inside)."""
+    for pattern in _LOCATION:
+        m = pattern.match(text)
+        if m:
+            return _rel(m.group("p"), workdir)
+    return None
+
+
+def _rel(path: str, workdir: str) -> str:
+    prefix = workdir.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
+
+
+def _norm(case_id: str) -> str:
+    return case_id.replace("::", ".")
+
+
+def _skip_signs(tests: TestReport, inv_tests: dict, workdir: str) -> list[Sign]:
+    signs = []
+    # an xfail marker may come from the test file or from a conftest.py among the tests
+    conftest_xfail = any(e.get("xfail") for path, e in inv_tests.items()
+                         if posixpath.basename(path) == "conftest.py")
+    for case in tests.cases:
+        if case.outcome != "skipped":
+            continue
+        file = case.id.split("::", 1)[0]
+        if case.traceback:
+            origin = _skip_origin(case.traceback, workdir)
+            if origin not in inv_tests:
+                signs.append(Sign("T202", f"{case.id} was skipped from outside the test files "
+                                  f"({(origin or 'unknown place')[:120]})", fatal=True))
+        elif not ((inv_tests.get(file) or {}).get("xfail") or conftest_xfail):
+            signs.append(Sign("T203", f"{case.id} was marked xfail, but its test file never "
+                              "uses xfail", fatal=True))
+    return signs
+
+
+def _module_skips(tests: TestReport, inv_tests: dict, workdir: str) -> set[str]:
+    """Test files that skipped themselves at import (a collection skip raised in the file
+    itself, reported as ``('path', line, 'Skipped: ...')``): their tests are not missing."""
+    out = set()
+    for case in tests.cases:
+        if case.outcome == "skipped" and case.traceback.startswith("("):
+            origin = _skip_origin(case.traceback, workdir)
+            if origin in inv_tests and origin == case.id.split("::", 1)[0]:
+                out.add(origin)
+    return out
+
+
+def _missing_signs(tests: TestReport, inv_tests: dict, workdir: str) -> list[Sign]:
+    reported = [_norm(c.id) for c in tests.cases]
+    skipped_files = _module_skips(tests, inv_tests, workdir)
+    missing = []
+    for path, entry in inv_tests.items():
+        if path in skipped_files:
+            continue
+        for tid in (entry or {}).get("ids") or []:
+            key = _norm(str(tid))
+            if not any(r == key or r.startswith(key + "[") for r in reported):
+                missing.append(str(tid))
+    if not missing:
+        return []
+    return [Sign("T201", f"{len(missing)} test(s) in the test files are missing from the "
+                 f"report (deselected, skipped at import or removed): {', '.join(missing[:5])}",
+                 fatal=True)]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def well_formed_witness(w: Any) -> bool:
+    """The shape the runner's witness summary always has; anything else is not evidence."""
+    return (isinstance(w, dict) and all(isinstance(w.get(k), bool) for k in ("started", "ended"))
+            and all(w.get(k) is None or _is_int(w.get(k)) for k in ("exitstatus", "collected"))
+            and _is_count(w.get("ran"))
+            and isinstance(w.get("outcomes"), dict) and isinstance(w.get("collect"), dict)
+            and all(_is_count(w["outcomes"].get(k)) for k in ("passed", "failed", "error",
+                                                              "skipped"))
+            and all(_is_count(w["collect"].get(k)) for k in ("failed", "skipped"))
+            and all(_str_list(w.get(k)) for k in ("integrity", "notes", "plugins", "problems")))
+
+
+def well_formed_inventory(inv: Any) -> bool:
+    """The shape the runner's inventory always has."""
+    if not (isinstance(inv, dict) and isinstance(inv.get("tests"), dict)
+            and _str_list(inv.get("solution_files")) and isinstance(inv.get("sources"), dict)):
+        return False
+    return all(isinstance(v, str) for v in inv["sources"].values()) and all(
+        isinstance(e, dict) and _str_list(e.get("ids")) and isinstance(e.get("xfail"), bool)
+        for e in inv["tests"].values())
+
+
+def _witness_signs(w: dict, tests: TestReport, rc: Any) -> list[Sign]:
+    out, col = w["outcomes"], w["collect"]
+    num = {k: _count(out.get(k)) for k in ("passed", "failed", "error", "skipped")}
+    signs = []
+    if not w.get("started") or not w.get("ended"):
+        signs.append(Sign("T206", "the pytest session did not finish normally, yet a JUnit "
+                          "report exists", fatal=True))
+    problems = _strs(w.get("problems"))
+    if problems:
+        more = f" (and {len(problems) - 2} more)" if len(problems) > 2 else ""
+        signs.append(Sign("T207", "the witness channel holds records pytest did not write: "
+                          f"{'; '.join(problems[:2])}{more}", fatal=True))
+    for problem in _strs(w.get("integrity")):
+        signs.append(Sign("T208", f"pytest was tampered with: {problem}", fatal=True))
+    if not w.get("ended"):
+        return signs
+    failing = num["failed"] + num["error"] + _count(col.get("failed"))
+    if tests.failed + tests.errors < failing or tests.passed > num["passed"]:
+        signs.append(Sign("T204", f"the JUnit report ({tests.passed} passed, "
+                          f"{tests.failed + tests.errors} failing) contradicts what pytest ran "
+                          f"({num['passed']} passed, {failing} failing)", fatal=True))
+    status = w.get("exitstatus")
+    if rc == 0 and status != 0:
+        signs.append(Sign("T205", f"pytest's session ended with status {status}, but the "
+                          "process exited 0", fatal=True))
+    collected, ran = w.get("collected"), _count(w.get("ran"))
+    if isinstance(collected, int) and collected > ran and tests.ok:
+        signs.append(Sign("T210", f"pytest collected {collected} tests but only {ran} ran",
+                          fatal=True))
+    return signs
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _strs(value: Any) -> list[str]:
+    return [str(v)[:300] for v in value[:20]] if isinstance(value, list) else []
+
+
+def cross_check(doc: dict, tests: TestReport, workdir: str, junit_present: bool) -> list[Sign]:
+    """Compare inventory, witness, JUnit report and exit code of one run."""
+    inv, w = doc.get("inventory"), doc.get("witness")
+    if not well_formed_inventory(inv) or not well_formed_witness(w):
+        return [Sign("T200", "the runner's tamper evidence (inventory, witness) is missing "
+                     "or malformed", fatal=True)]
+    inv_tests = inv["tests"]
+    rc = doc["pytest"].get("rc") if isinstance(doc.get("pytest"), dict) else None
+    signs: list[Sign] = []
+    if junit_present:
+        signs += _witness_signs(w, tests, rc)
+        signs += _skip_signs(tests, inv_tests, workdir)
+        if tests.ok:
+            signs += _missing_signs(tests, inv_tests, workdir)
+    for path in _strs(w.get("plugins")):
+        rel = _rel(path, workdir)
+        if rel not in inv_tests:
+            signs.append(Sign("T209", f"a pytest plugin was registered from {rel[:120]}, which "
+                              "is not a test file", fatal=True))
+    signs += [Sign("T211", note) for note in _strs(w.get("notes"))]
+    return signs
+
+
+def evaluate(doc: dict, tests: TestReport, workdir: str, junit_present: bool) -> list[Sign]:
+    """All tamper signs for one runner document: static scan, config files, cross-checks."""
+    inv = doc.get("inventory")
+    signs = []
+    if well_formed_inventory(inv):
+        signs += config_signs(inv["solution_files"]) + scan_sources(inv["sources"])
+    if isinstance(inv, dict) and inv.get("sources_truncated"):
+        signs.append(Sign("T199", "some solution files were too large to scan"))
+    signs += cross_check(doc, tests, workdir, junit_present)
+    fatal = [s for s in signs if s.fatal]
+    return (fatal + [s for s in signs if not s.fatal])[:MAX_SIGNS]

@@ -1,0 +1,52 @@
+"""Every case of the adversarial corpus, through the real sandbox, on every backend.
+
+For each case: the verdict is one the case allows (a hostile solution never turns failing
+tests into a pass), the check ends within its limit plus a margin, no container, host
+process or host file is left behind, and the next check on the same sandbox passes.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from adversarial.corpus import GOOD, Case, load_all, new_marker
+from adversarial.hostcheck import marked_files, marked_processes
+
+MARGIN_S = 10.0  # start-up, host grace and teardown on a loaded two-core machine
+CASES = load_all()
+
+
+def _param(case: Case):
+    return pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.slow else [])
+
+
+def test_corpus_is_big_enough():
+    assert len(CASES) >= 30, [c.name for c in CASES]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_case(case: Case, adv_sandbox, no_leftover_containers, monkeypatch):
+    for name, value in case.host_env.items():
+        monkeypatch.setenv(name, value)
+    marker = new_marker(case)
+    workspace = case.workspace(marker)
+    started = time.monotonic()
+    report = adv_sandbox.check(workspace, timeout_s=case.timeout_s)
+    elapsed = time.monotonic() - started
+    detail = (f"{case.description}\nverdict={report.verdict} message={report.message!r}\n"
+              f"tamper={report.tamper}\ncases={[(c.id, c.outcome) for c in report.tests.cases]}"
+              f"\noutput={report.output[-1500:]!r}")
+    assert report.verdict in case.expect, detail
+    assert elapsed < case.timeout_s + MARGIN_S, f"took {elapsed:.1f}s\n{detail}"
+    if case.tamper:
+        assert any(s.split()[0] in case.tamper for s in report.tamper), detail
+    if case.message:
+        assert case.message in report.message, detail
+    report.model_dump_json()  # whatever the code printed, the report serialises
+
+    after = adv_sandbox.check(GOOD, timeout_s=20)
+    assert after.verdict == "pass", f"the next check failed: {after.message}\n{detail}"
+    assert marked_processes(marker) == [], detail
+    assert marked_files(marker) == [], detail
