@@ -25,14 +25,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sandbox.errors import BadInput
-from sandbox.workspace import Workspace, check_relpath
+from sandbox.workspace import Workspace, check_relpath, is_config_file
 
 MAX_SPEC_BYTES = 1 << 20
 MAX_TEST_BYTES = 1 << 20
-CONFIG_FILES = frozenset({"conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini",
-                          "sitecustomize.py", "usercustomize.py"})
-"""Files that configure pytest or Python itself: a solution may never be one of them."""
-
 FIX_HINTS = {
     "name": "use letters, digits, '_', '.' and '-', e.g. name = \"slugify\"",
     "prompt": 'say what the model should write, e.g. prompt = """Write ..."""',
@@ -97,7 +93,7 @@ def _solution_path(value: str) -> str:
     """A file the agent writes: relative, a ``.py`` module, neither a test nor a config file."""
     norm = _normalise(value, "the workspace")
     base = posixpath.basename(norm)
-    if base.lower() in CONFIG_FILES or base.lower().endswith(".pth"):
+    if is_config_file(base.lower()):
         raise ValueError(f"{value!r} would configure pytest or Python, not hold the solution; "
                          "pick an ordinary module name such as solution.py")
     if not base.endswith(".py") or base == ".py":
