@@ -1,0 +1,161 @@
+"""breakdown: where the time of one check goes, step by step (medians over ``rounds``).
+
+cold: the Docker calls of ColdSandbox.run timed one by one (create, attach, start +
+runner, wait, remove). pooled: the steps of a warm container done ahead of need
+(create, start, zygote, client exec, import + reset until "ready", and the same for
+a reused container) and of the check itself
+(send the payload, runner, EOF). Inside the runner: its own duration and pytest's. On the
+host: building the tar and parsing the report. Plus single ``docker exec`` round trips
+that price the start-up pieces (exec itself, python, importing pytest, ruff).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import docker
+
+from bench.common import machine, median, say, small_task, table
+from sandbox.cold import ENV, manifest, stream_cap
+from sandbox.config import SandboxConfig
+from sandbox.docker_io import (
+    RUNNER,
+    close_socket,
+    exchange,
+    hardened_host_config,
+    labels,
+    read_frame,
+    remove_quietly,
+)
+from sandbox.image import ensure_image
+from sandbox.pool import CLIENT, EXEC_ENV, IDLE, ZYGOTE
+from sandbox.verdict import RunFacts, build_report, runner_doc
+
+MICRO = {
+    "exec `true`": ["true"],
+    "exec python3 -I -c pass": ["python3", "-I", "-c", "pass"],
+    "exec python -c 'import pytest'": ["/opt/venv/bin/python", "-c", "import pytest"],
+    "exec ruff --version": ["/opt/venv/bin/ruff", "--version"],
+}
+
+
+class Clock:
+    """Collects named step durations (ms) over rounds."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, list[float]] = {}
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.add(name, (now - self.t) * 1000)
+        self.t = now
+
+    def add(self, name: str, ms: float) -> None:
+        self.steps.setdefault(name, []).append(ms)
+
+
+def _doc_steps(clock: Clock, prefix: str, doc: dict | None) -> None:
+    if doc:
+        clock.add(f"{prefix} runner (inside, reported)", 1000 * doc.get("duration_s", 0))
+        clock.add(f"{prefix} pytest (inside, reported)",
+                  1000 * (doc.get("pytest") or {}).get("duration_s", 0))
+
+
+def _cold(api, image: str, cfg: SandboxConfig, clock: Clock) -> None:
+    ws = small_task()
+    clock.t = time.perf_counter()
+    payload = ws.tar_bytes()
+    clock.lap("host: build tar")
+    m = manifest(ws, cfg, 60, "check")
+    cid = api.create_container(image, command=[*RUNNER, json.dumps(m)], user="0",
+                               environment=ENV, stdin_open=True, network_disabled=True,
+                               labels=labels(cfg, "bench"), working_dir="/work",
+                               host_config=hardened_host_config(api, cfg))["Id"]
+    clock.lap("cold: create container")
+    sock = api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    clock.lap("cold: attach")
+    api.start(cid)
+    clock.lap("cold: start")
+    got = exchange(sock, payload, time.monotonic() + 60, stream_cap(cfg))
+    close_socket(sock)
+    clock.lap("cold: send tar, runner, EOF")
+    api.wait(cid, timeout=60)
+    clock.lap("cold: wait exit")
+    remove_quietly(api, cid)
+    clock.lap("cold: remove container")
+    facts = RunFacts(stdout=got.stdout, stderr=got.stderr, duration_s=0)
+    build_report(facts, f"/work/{m['token']}", 60)
+    clock.lap("host: parse report")
+    _doc_steps(clock, "cold:", runner_doc(facts))
+
+
+def _pooled(api, image: str, cfg: SandboxConfig, clock: Clock) -> None:
+    ws = small_task()
+    clock.t = time.perf_counter()
+    cid = api.create_container(image, command=IDLE, user="0", environment=ENV,
+                               network_disabled=True, labels=labels(cfg, "bench"),
+                               working_dir="/work", host_config=hardened_host_config(api, cfg))["Id"]
+    try:
+        clock.lap("pool, ahead: create container")
+        api.start(cid)
+        clock.lap("pool, ahead: start (idle PID 1)")
+        zygote = api.exec_create(cid, ZYGOTE, user="0", environment=EXEC_ENV)["Id"]
+        api.exec_start(zygote, detach=True)
+        clock.lap("pool, ahead: start zygote (detached exec)")
+        for n in range(2):  # the first waits for the zygote's imports; the second is a reuse
+            exec_id = api.exec_create(cid, CLIENT, stdin=True, user="0", environment=EXEC_ENV,
+                                      workdir="/work")["Id"]
+            sock = api.exec_start(exec_id, socket=True)
+            clock.lap("pool, ahead: client exec create + start")
+            while read_frame(sock, time.monotonic() + 60)[1][:5] != b"ready":
+                pass
+            clock.lap("pool, ahead: " + ("zygote imports pytest, worker resets" if n == 0 else
+                                         "reuse: worker forks, resets"))
+            if n == 0:
+                got = exchange(sock, json.dumps(manifest(ws, cfg, 60, "check")).encode()
+                               + b"\n" + ws.tar_bytes(), time.monotonic() + 60, stream_cap(cfg))
+                close_socket(sock)
+        time.sleep(0.2)
+        clock.t = time.perf_counter()
+        m = manifest(ws, cfg, 60, "check")
+        got = exchange(sock, json.dumps(m).encode() + b"\n" + ws.tar_bytes(),
+                       time.monotonic() + 60, stream_cap(cfg))
+        close_socket(sock)
+        clock.lap("pool: send tar, runner, EOF")
+        facts = RunFacts(stdout=got.stdout, stderr=got.stderr, duration_s=0)
+        build_report(facts, f"/work/{m['token']}", 60)
+        _doc_steps(clock, "pool:", runner_doc(facts))
+        for name, cmd in MICRO.items():
+            clock.t = time.perf_counter()
+            ex = api.exec_create(cid, cmd, stdin=True, user="0", environment=EXEC_ENV)["Id"]
+            s = api.exec_start(ex, socket=True)
+            exchange(s, b"", time.monotonic() + 60, 1 << 20)
+            close_socket(s)
+            clock.lap(f"micro: {name}")
+    finally:
+        clock.t = time.perf_counter()
+        remove_quietly(api, cid)
+        clock.lap("pool, after: remove container")
+
+
+def run(rounds: int = 20) -> tuple[dict, str]:
+    cfg = SandboxConfig()
+    client = docker.from_env(timeout=120)
+    clock = Clock()
+    try:
+        image = ensure_image(client)
+        for n in range(rounds + 1):
+            probe = Clock()
+            _cold(client.api, image, cfg, probe)
+            _pooled(client.api, image, cfg, probe)
+            if n:  # round 0 warms caches
+                for name, values in probe.steps.items():
+                    clock.steps.setdefault(name, []).extend(values)
+            say(f"breakdown: round {n}/{rounds}")
+    finally:
+        client.close()
+    steps = {name: round(median(v), 1) for name, v in clock.steps.items()}
+    result = {"bench": "breakdown", "rounds": rounds, "steps_ms": steps, "machine": machine()}
+    return result, table(list(steps.items()), ("step", "median ms"))

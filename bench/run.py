@@ -1,0 +1,65 @@
+"""Benchmarks: ``python bench/run.py NAME [--json]``, NAME one of latency, humaneval, loop,
+concurrency, breakdown, or ``all``.
+
+Each benchmark prints one JSON line (its figures, side by side) and a readable table. With
+``--json`` stdout carries only the JSON line(s); tables and progress go to stderr.
+Benchmarks report ratios; they never fail on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo: bench, sandbox, agent
+
+from bench.common import BenchError  # noqa: E402
+
+ALL = ("latency", "humaneval", "loop", "concurrency")
+
+
+def _bench(name: str, args: argparse.Namespace) -> tuple[dict, str]:
+    if name == "latency":
+        from bench import latency
+        return latency.run(rounds=args.rounds)
+    if name == "humaneval":
+        from bench import humaneval
+        return humaneval.run(in_flight=args.in_flight)
+    if name == "loop":
+        try:
+            from bench import loop
+        except ImportError as exc:  # the agent loop (agent/graph.py) is not there (yet)
+            raise BenchError(f"bench loop needs the agent loop (agent.graph): {exc}") from exc
+        return loop.run(**({"iterations": args.iterations} if args.iterations else {}))
+    if name == "concurrency":
+        from bench import concurrency
+        return concurrency.run(repeats=args.repeats)
+    from bench import breakdown
+    return breakdown.run(rounds=args.rounds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", choices=[*ALL, "breakdown", "all"])
+    parser.add_argument("--json", action="store_true", help="stdout: only the JSON line(s)")
+    parser.add_argument("--rounds", type=int, default=20, help="latency/breakdown rounds")
+    parser.add_argument("--repeats", type=int, default=3, help="concurrency repeats")
+    parser.add_argument("--in-flight", type=int, default=2, help="humaneval checks in flight")
+    parser.add_argument("--iterations", type=int, help="loop iterations (default: its own)")
+    args = parser.parse_args(argv)
+    failed = 0
+    for name in ALL if args.name == "all" else (args.name,):
+        try:
+            result, text = _bench(name, args)
+        except BenchError as exc:
+            result, text = {"bench": name, "error": str(exc)}, f"{name}: {exc}"
+            failed += args.name != "all" or name != "loop"
+        print(json.dumps(result), flush=True)
+        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
