@@ -91,9 +91,12 @@ def small_task(variant: int = 0, heavy: bool = False) -> Workspace:
 
 
 def _runner_module():
-    """The in-container runner, loaded by path (for its exact pytest arguments)."""
+    """The in-container runner's core, loaded by path (for its exact pytest arguments)."""
+    runner_dir = str(SANDBOX_DIR / "runner")
+    if runner_dir not in sys.path:
+        sys.path.insert(0, runner_dir)  # its sibling modules (codemend_inventory, ...)
     spec = importlib.util.spec_from_file_location(
-        "_codemend_runner_for_bench", SANDBOX_DIR / "runner" / "codemend_runner.py")
+        "_codemend_core_for_bench", SANDBOX_DIR / "runner" / "codemend_core.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -29,7 +29,9 @@ REPO = "codemend-sandbox"
 LOCAL_BASE = "codemend-base:bookworm"
 DEFAULT_BASE = "python:3.12-slim"
 HERE = Path(__file__).resolve().parent
-RUNNER_FILES = ("runner/codemend_runner.py", "runner/pytest.ini")
+RUNNER_FILES = ("runner/codemend_runner.py", "runner/codemend_core.py",
+                "runner/codemend_inventory.py", "runner/codemend_witness.py",
+                "runner/codemend_zygote.py", "runner/pytest.ini")
 
 
 def _quiet(_: str) -> None:

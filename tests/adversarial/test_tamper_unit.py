@@ -14,7 +14,7 @@ from sandbox.parse import parse_junit
 from sandbox.verdict import RunFacts, build_report
 from sandbox.workspace import Workspace
 
-RUNNER = Path(__file__).resolve().parents[2] / "sandbox" / "runner" / "codemend_runner.py"
+RUNNER = Path(__file__).resolve().parents[2] / "sandbox" / "runner" / "codemend_inventory.py"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tasks" / "examples"
 pytestmark = pytest.mark.docker
-SANDBOX = "cold"
+SANDBOX = "pool"
 
 
 def codemend(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
