@@ -53,7 +53,37 @@ def fix_result(facts: RunFacts) -> FixResult:
     return FixResult(files=files)
 
 
-class ColdSandbox:
+class RunnerChecks:
+    """check/autofix over the runner's manifest + tar protocol; subclasses provide
+    ``config``, ``run(manifest, payload, timeout_s) -> RunFacts`` and ``close()``."""
+
+    config: SandboxConfig
+
+    def run(self, m: dict, payload: bytes, timeout_s: float) -> RunFacts:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check(self, workspace: Workspace, *, timeout_s: float | None = None) -> CheckReport:
+        timeout = timeout_s or self.config.timeout_s
+        m = manifest(workspace, self.config, timeout, "check")
+        facts = self.run(m, workspace.tar_bytes(), timeout)
+        return build_report(facts, f"/work/{m['token']}", timeout)
+
+    def autofix(self, workspace: Workspace) -> FixResult:
+        only_code = Workspace(files=workspace.files)
+        m = manifest(only_code, self.config, self.config.timeout_s, "fix")
+        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
+
+
+class ColdSandbox(RunnerChecks):
     """A new container for every check: the simplest, slowest, most isolated backend."""
 
     name = "cold"
@@ -66,25 +96,8 @@ class ColdSandbox:
         self.image = self.config.image or ensure_image(self.client, progress=progress)
         reap_orphans(self.client, self.config.label)
 
-    def __enter__(self) -> ColdSandbox:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         self.client.close()
-
-    def check(self, workspace: Workspace, *, timeout_s: float | None = None) -> CheckReport:
-        timeout = timeout_s or self.config.timeout_s
-        m = manifest(workspace, self.config, timeout, "check")
-        facts = self.run(m, workspace.tar_bytes(), timeout)
-        return build_report(facts, f"/work/{m['token']}", timeout)
-
-    def autofix(self, workspace: Workspace) -> FixResult:
-        only_code = Workspace(files=workspace.files)
-        m = manifest(only_code, self.config, self.config.timeout_s, "fix")
-        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
 
     def run(self, m: dict, payload: bytes, timeout_s: float) -> RunFacts:
         """Create, feed, read and remove one container. Returns facts; never hangs.

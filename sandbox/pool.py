@@ -31,8 +31,7 @@ import docker
 import docker.errors
 import requests
 
-from sandbox.base import FixResult
-from sandbox.cold import ENV, fix_result, manifest, stream_cap
+from sandbox.cold import ENV, RunnerChecks, stream_cap
 from sandbox.config import SandboxConfig
 from sandbox.docker_io import (
     RUNNER,
@@ -50,9 +49,7 @@ from sandbox.docker_io import (
 )
 from sandbox.errors import BadInput, DockerUnavailable, InfraError
 from sandbox.image import ensure_image
-from sandbox.report import CheckReport
-from sandbox.verdict import RunFacts, build_report, runner_doc
-from sandbox.workspace import Workspace
+from sandbox.verdict import RunFacts, runner_doc
 
 IDLE = [*RUNNER, "--idle"]
 # Not -I: the zygote must see PYTHONHASHSEED, as the pytest of a cold check does.
@@ -82,7 +79,7 @@ class NoSlot(Exception):
         self.error, self.fatal = error, fatal
 
 
-class PooledSandbox:
+class PooledSandbox(RunnerChecks):
     """Warm hardened containers: fast checks, each one as isolated as a cold check."""
 
     name = "pool"
@@ -120,23 +117,6 @@ class PooledSandbox:
             thread.start()
 
     # -- the Sandbox protocol ----------------------------------------------------------
-    def __enter__(self) -> PooledSandbox:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def check(self, workspace: Workspace, *, timeout_s: float | None = None) -> CheckReport:
-        timeout = timeout_s or self.config.timeout_s
-        m = manifest(workspace, self.config, timeout, "check")
-        facts = self.run(m, workspace.tar_bytes(), timeout)
-        return build_report(facts, f"/work/{m['token']}", timeout)
-
-    def autofix(self, workspace: Workspace) -> FixResult:
-        only_code = Workspace(files=workspace.files)
-        m = manifest(only_code, self.config, self.config.timeout_s, "fix")
-        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
-
     def close(self) -> None:
         """Remove every container of this pool (idle, in use or awaiting removal)."""
         with self._cond:
