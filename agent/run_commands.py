@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,7 +16,7 @@ from agent.config import Settings, load_settings
 from agent.interactive import ask_person, interactive_allowed
 from agent.models import resolve_model
 from agent.nodes import Deps
-from agent.runs import Outcome, RunStore, new_run_id, result_json, write_outputs
+from agent.runs import Outcome, RunStore, ensure_writable, new_run_id, result_json, write_outputs
 from agent.spec import load_task
 from agent.state import TaskInfo
 from sandbox.config import SandboxConfig
@@ -81,8 +80,6 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
-        from agent.runs import ensure_writable
-
         ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
                         force=bool(getattr(args, "force", False)))
         model = _model(settings, stack)
@@ -232,6 +229,3 @@ def cmd_show(args: argparse.Namespace) -> int:
         render.attempt_line(console, a)
     return 0
 
-
-def _stdout_is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -58,6 +56,3 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     finally:
         client.close()
 
-
-def print_json(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
