@@ -10,16 +10,15 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_server import Behaviour, OpenAIServer, Request, ok
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -246,26 +245,27 @@ def load_replies(path: Path) -> list[str]:
 
 
 # -- a model server that answers by what is asked ---------------------------------------
-@dataclass
-class ScriptServer:
-    """OpenAI chat-completions on 127.0.0.1. The generator's request (no current code in it)
-    gets ``replies[0]``; a fixer's request gets ``replies[1 + k]`` for the k-th distinct code it
-    shows. Each answer waits ``stall_s`` first, so a test can kill the client mid-call."""
+class ScriptServer(OpenAIServer):
+    """The test OpenAI server (tests/openai_server.py), answering by what is asked: the
+    generator's request (no current code in it) gets ``replies[0]``; a fixer's request gets
+    ``replies[1 + k]`` for the k-th distinct code it shows. Each answer waits ``stall_s``
+    first, so a test can kill the client mid-call."""
 
-    replies: list[str]
-    stall_s: float = 0.0
-    arrivals: list[float] = field(default_factory=list)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    _seen_code: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _httpd: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    def __init__(self, replies: list[str], stall_s: float = 0.0) -> None:
+        super().__init__()
+        self.replies, self.stall_s = list(replies), stall_s
+        self.arrivals: list[float] = []
+        self._seen_code: list[str] = []
 
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+    def record(self, request: Request) -> None:
+        super().record(request)
+        with self._lock:
+            self.arrivals.append(time.monotonic())
+
+    def next_behaviour(self) -> Behaviour:
+        with self._lock:
+            body = self.requests[-1].json
+        return replace(ok(self.pick(body)), stall_s=self.stall_s)
 
     def pick(self, body: Any) -> str:
         content = str(body["messages"][-1]["content"])
@@ -277,52 +277,6 @@ class ScriptServer:
             if code not in self._seen_code:
                 self._seen_code.append(code)
             return self.replies[1 + self._seen_code.index(code)]
-
-    def __enter__(self) -> ScriptServer:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with owner._lock:
-                    owner.arrivals.append(time.monotonic())
-                text = owner.pick(json.loads(raw))
-                if owner.stopping.wait(owner.stall_s):
-                    return
-                body = json.dumps({"id": "x", "object": "chat.completion", "created": 0,
-                                   "model": "served", "choices": [{
-                                       "index": 0, "finish_reason": "stop",
-                                       "message": {"role": "assistant", "content": text}}]})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body.encode())
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Quiet."""
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = False
-            block_on_close = True
-
-            def handle_error(self, request: object, client_address: object) -> None:
-                """A client killed mid-call is what these tests do; stay quiet."""
-
-        self._httpd = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, name="script-server")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._httpd is not None and self._thread is not None
-        self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
 
 
 @pytest.fixture
