@@ -37,7 +37,7 @@ def _sandbox(settings: Settings, stack: ExitStack, console: Console):
 
     sb = make_sandbox(settings.sandbox, SandboxConfig(),
                       progress=lambda m: console.print(f"[dim]{m}[/]"),
-                      **({"size": settings.pool_size} if settings.sandbox == "pool" else {}))
+                      size=settings.pool_size)
     stack.callback(sb.close)
     return sb
 
@@ -84,9 +84,7 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
                         force=bool(getattr(args, "force", False)))
         model = _model(settings, stack)
         deps = Deps(model=model, sandbox=_sandbox(settings, stack, console))
-        info = TaskInfo(name=task.name, prompt=task.prompt, solution_files=task.solution_files,
-                        tests=task.tests, hidden_tests=task.hidden_tests,
-                        check_timeout_s=task.check_timeout_s, spec_path=str(task.spec_path))
+        info = TaskInfo.from_task(task)
         max_iterations = settings.max_iterations or task.max_iterations
         store.register(run_id, task.name, settings.model, str(out_dir), info=info,
                        max_iterations=max_iterations)

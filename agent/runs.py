@@ -262,7 +262,7 @@ def result_json(out: Outcome, out_dir: str) -> dict[str, Any]:
                        "completion": out.state.completion_tokens}}
 
 
-def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "") -> list[Path]:
+def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "") -> None:
     """Write the final (or best) files and report.json; refuse to overwrite others' files."""
     final = out.final
     files = final.files if final else {}
@@ -274,7 +274,6 @@ def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "")
     # report.json first: it marks the folder as this run's, so a run killed while writing
     # may write again on resume; each file is replaced whole (never left half written)
     todo = {"report.json": json.dumps(report, indent=2), **files}
-    written = []
     for rel, text in todo.items():
         target = out_dir / rel
         try:
@@ -284,8 +283,6 @@ def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "")
                              "(or fix the folder's permissions), then "
                              f"`{resume or 'codemend resume ' + out.run_id}` writes the files "
                              "again") from exc
-        written.append(target)
-    return written[1:] + written[:1]
 
 
 def _replace_file(target: Path, data: bytes) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,13 @@ class TaskInfo(BaseModel):
     hidden_tests: dict[str, str] = Field(default_factory=dict)
     check_timeout_s: float = 60.0
     spec_path: str = ""
+
+    @classmethod
+    def from_task(cls, task: Any) -> TaskInfo:
+        """From a loaded spec (``agent.spec.Task``)."""
+        return cls(name=task.name, prompt=task.prompt, solution_files=task.solution_files,
+                   tests=task.tests, hidden_tests=task.hidden_tests,
+                   check_timeout_s=task.check_timeout_s, spec_path=str(task.spec_path))
 
     def workspace(self, files: dict[str, str], *, hidden: bool = False) -> Workspace:
         tests = {**self.tests, **(self.hidden_tests if hidden else {})}

@@ -13,7 +13,7 @@ KINDS = {"pool": "sandbox.pool:PooledSandbox", "cold": "sandbox.cold:ColdSandbox
 
 def make_sandbox(kind: str = "pool", config: SandboxConfig | None = None, client=None,
                  **kw: Any) -> Sandbox:
-    """Build the sandbox named ``kind`` (pool | cold)."""
+    """Build the sandbox named ``kind`` (pool | cold); a cold sandbox ignores ``size``."""
     if kind not in KINDS:
         raise BadInput(f"unknown sandbox {kind!r}; choose one of {', '.join(KINDS)}")
     module, _, name = KINDS[kind].partition(":")

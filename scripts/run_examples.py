@@ -43,9 +43,7 @@ def solve_example(folder: Path, store: RunStore, sandbox) -> dict:
     else:
         model = ScriptedModel.from_replies([reference_reply(folder, task.solution_files)])
         source = "reference"
-    info = TaskInfo(name=task.name, prompt=task.prompt, solution_files=task.solution_files,
-                    tests=task.tests, hidden_tests=task.hidden_tests,
-                    check_timeout_s=task.check_timeout_s, spec_path=str(task.spec_path))
+    info = TaskInfo.from_task(task)
     run_id = f"example-{task.name}-{time.time_ns()}"
     store.register(run_id, task.name, "scripted", "")
     started = time.monotonic()

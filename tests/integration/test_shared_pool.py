@@ -44,10 +44,7 @@ def test_runs_share_one_pool(tmp_path, docker_client, sandbox_image):
                                                    max_parallel=2) as pool:
         def solve(name: str):
             task = load_task(EXAMPLES / name / "spec.toml")
-            info = TaskInfo(name=task.name, prompt=task.prompt,
-                            solution_files=task.solution_files, tests=task.tests,
-                            hidden_tests=task.hidden_tests,
-                            check_timeout_s=task.check_timeout_s)
+            info = TaskInfo.from_task(task)
             store.register(name, name, "scripted", "")
             model = ScriptedModel(EXAMPLES / name / "replies.toml")
             return store.start(name, info, "scripted", 6, Deps(model=model, sandbox=pool))
