@@ -36,7 +36,7 @@ bench: image
 	$(PY) bench/run.py all
 
 lint: install
-	$(VENV)/bin/ruff check agent sandbox tests bench
+	$(VENV)/bin/ruff check agent sandbox tests bench scripts codemend
 
 clean:
 	rm -rf $(VENV) .codemend .pytest_cache

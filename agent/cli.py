@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from sandbox.errors import CodemendError
+from codemend.sandbox.errors import CodemendError
 
 EXIT_INTERRUPTED = 130
 
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command in ("check", "sandbox"):
-            from agent import sandbox_commands as cmds
+            from codemend.agent import sandbox_commands as cmds
         else:
-            from agent import run_commands as cmds  # type: ignore[no-redef]
+            from codemend.agent import run_commands as cmds  # type: ignore[no-redef]
         return getattr(cmds, f"cmd_{args.command}")(args)
     except CodemendError as exc:
         print(f"codemend: {exc}", file=sys.stderr)

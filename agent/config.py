@@ -7,9 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from codemend.sandbox.errors import BadInput
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from sandbox.errors import BadInput
 
 
 class Settings(BaseModel):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from codemend.agent import nodes
+from codemend.agent.nodes import Deps
+from codemend.agent.routing import route_after_check, route_after_escalate, route_after_hidden
+from codemend.agent.state import RunState
 from langgraph.graph import END, START, StateGraph
-
-from agent import nodes
-from agent.nodes import Deps
-from agent.routing import route_after_check, route_after_escalate, route_after_hidden
-from agent.state import RunState
 
 
 def build_graph(checkpointer=None):

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from codemend.agent import render
+from codemend.agent.runs import Outcome
 from rich.console import Console
 from rich.prompt import Prompt
-
-from agent import render
-from agent.runs import Outcome
 
 
 def interactive_allowed(args: argparse.Namespace) -> bool:

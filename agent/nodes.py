@@ -10,17 +10,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from codemend.agent.extract import FormatError, extract_files
+from codemend.agent.models.base import Model
+from codemend.agent.prompts import fixer_messages, generator_messages
+from codemend.agent.routing import better, stuck_reason
+from codemend.agent.state import Attempt, Escalation, RunState
+from codemend.sandbox.base import Sandbox
+from codemend.sandbox.report import CheckReport
+from codemend.sandbox.workspace import Workspace
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-
-from agent.extract import FormatError, extract_files
-from agent.models.base import Model
-from agent.prompts import fixer_messages, generator_messages
-from agent.routing import better, stuck_reason
-from agent.state import Attempt, Escalation, RunState
-from sandbox.base import Sandbox
-from sandbox.report import CheckReport
-from sandbox.workspace import Workspace
 
 DEFAULT_MORE = 2
 

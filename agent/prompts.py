@@ -3,9 +3,9 @@ current code and structured failures. Hidden tests never reach either."""
 
 from __future__ import annotations
 
-from agent.state import TaskInfo
-from sandbox.parse import trim
-from sandbox.report import CheckReport
+from codemend.agent.state import TaskInfo
+from codemend.sandbox.parse import trim
+from codemend.sandbox.report import CheckReport
 
 SYSTEM = (
     "You are a careful senior Python engineer. You write complete, working, lint-clean "

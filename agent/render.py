@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from codemend.agent.runs import Outcome
+from codemend.agent.state import Attempt
+from codemend.sandbox.report import CheckReport
 from rich.console import Console
 from rich.markup import escape
-
-from agent.runs import Outcome
-from agent.state import Attempt
-from sandbox.report import CheckReport
 
 STYLE = {"pass": "green", "fail": "red", "format_error": "magenta", "timeout": "yellow",
          "oom": "yellow", "output_limit": "yellow", "infra_error": "bold red"}

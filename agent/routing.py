@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.state import Attempt, RunState
+from codemend.agent.state import Attempt, RunState
 
 STUCK_REPEATS = 3
 

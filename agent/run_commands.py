@@ -9,18 +9,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from codemend.agent import render
+from codemend.agent.config import Settings, load_settings
+from codemend.agent.interactive import ask_person, interactive_allowed
+from codemend.agent.models import resolve_model
+from codemend.agent.nodes import Deps
+from codemend.agent.runs import Outcome, RunStore, ensure_writable, new_run_id, result_json, write_outputs
+from codemend.agent.spec import load_task
+from codemend.agent.state import TaskInfo
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.errors import BadInput
 from rich.console import Console
-
-from agent import render
-from agent.config import Settings, load_settings
-from agent.interactive import ask_person, interactive_allowed
-from agent.models import resolve_model
-from agent.nodes import Deps
-from agent.runs import Outcome, RunStore, ensure_writable, new_run_id, result_json, write_outputs
-from agent.spec import load_task
-from agent.state import TaskInfo
-from sandbox.config import SandboxConfig
-from sandbox.errors import BadInput
 
 EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
 DEMO_TASK = "safe_stats"
@@ -33,7 +32,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _sandbox(settings: Settings, stack: ExitStack, console: Console):
-    from sandbox.factory import make_sandbox
+    from codemend.sandbox.factory import make_sandbox
 
     sb = make_sandbox(settings.sandbox, SandboxConfig(),
                       progress=lambda m: console.print(f"[dim]{m}[/]"),

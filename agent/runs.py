@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.graph import build_graph
+from codemend.agent.nodes import Deps
+from codemend.agent.state import Attempt, RunState, TaskInfo
+from codemend.sandbox.errors import BadInput, InfraError
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.constants import START
 from langgraph.types import Command
 
-from agent.graph import build_graph
-from agent.nodes import Deps
-from agent.state import Attempt, RunState, TaskInfo
-from sandbox.errors import BadInput, InfraError
-
 # The only classes a checkpoint may hold besides plain data (strict msgpack allowlist).
-CHECKPOINT_TYPES = [("agent.state", n) for n in ("RunState", "TaskInfo", "Attempt", "Escalation")] + [
-    ("sandbox.report", n) for n in ("CheckReport", "LintReport", "TestReport", "TestCase", "Finding")]
+CHECKPOINT_TYPES = [
+    *(("codemend.agent.state", n) for n in ("RunState", "TaskInfo", "Attempt", "Escalation")),
+    *(("codemend.sandbox.report", n) for n in ("CheckReport", "LintReport", "TestReport", "TestCase",
+                                               "Finding"))]
 
 OnAttempt = Callable[[Attempt, RunState | None], None]
 

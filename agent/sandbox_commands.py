@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from codemend.agent.render import check_report
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.errors import BadInput
 from rich.console import Console
-
-from agent.render import check_report
-from sandbox.config import SandboxConfig
-from sandbox.errors import BadInput
 
 EXIT = {"pass": 0, "infra_error": 4}
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from sandbox.cold import ColdSandbox
-    from sandbox.workspace import workspace_from_dirs
+    from codemend.sandbox.cold import ColdSandbox
+    from codemend.sandbox.workspace import workspace_from_dirs
 
     if args.timeout is not None and not 0 < args.timeout <= 3600:
         raise BadInput(f"--timeout {args.timeout}: give seconds between 0 and 3600")
@@ -32,13 +31,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from sandbox.docker_io import connect
+    from codemend.sandbox.docker_io import connect
 
     console = Console(stderr=True)
     client = connect()
     try:
         if args.action == "build":
-            from sandbox.image import build_image, image_exists, image_tag
+            from codemend.sandbox.image import build_image, image_exists, image_tag
 
             tag = image_tag()
             if image_exists(client, tag) and not args.rebuild:
@@ -49,7 +48,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                                   progress=lambda m: console.print(m, highlight=False))
             print(tag)
             return 0
-        from sandbox.doctor import doctor
+        from codemend.sandbox.doctor import doctor
 
         ok = doctor(client, lambda m: print(m, flush=True))
         return 0 if ok else 4

@@ -13,6 +13,8 @@ import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
+from codemend.sandbox.errors import BadInput
+from codemend.sandbox.workspace import Workspace, check_relpath, is_config_file
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,9 +25,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-
-from sandbox.errors import BadInput
-from sandbox.workspace import Workspace, check_relpath, is_config_file
 
 MAX_SPEC_BYTES = 1 << 20
 MAX_TEST_BYTES = 1 << 20

@@ -5,10 +5,9 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal
 
+from codemend.sandbox.report import CheckReport
+from codemend.sandbox.workspace import Workspace
 from pydantic import BaseModel, Field
-
-from sandbox.report import CheckReport
-from sandbox.workspace import Workspace
 
 Node = Literal["generate", "autofix", "fix", "edit"]
 Status = Literal["running", "solved", "escalated", "failed"]

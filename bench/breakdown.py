@@ -15,11 +15,9 @@ import json
 import time
 
 import docker
-
-from bench.common import machine, median, say, small_task, table
-from sandbox.cold import ENV, manifest, stream_cap
-from sandbox.config import SandboxConfig
-from sandbox.docker_io import (
+from codemend.sandbox.cold import ENV, manifest, stream_cap
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.docker_io import (
     RUNNER,
     close_socket,
     exchange,
@@ -28,9 +26,11 @@ from sandbox.docker_io import (
     read_frame,
     remove_quietly,
 )
-from sandbox.image import ensure_image
-from sandbox.pool import CLIENT, EXEC_ENV, IDLE, ZYGOTE
-from sandbox.verdict import RunFacts, build_report, runner_doc
+from codemend.sandbox.image import ensure_image
+from codemend.sandbox.pool import CLIENT, EXEC_ENV, IDLE, ZYGOTE
+from codemend.sandbox.verdict import RunFacts, build_report, runner_doc
+
+from bench.common import machine, median, say, small_task, table
 
 MICRO = {
     "exec `true`": ["true"],

@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandbox.image import HERE as SANDBOX_DIR
-from sandbox.image import cache_dir, pins
-from sandbox.parse import parse_junit, parse_ruff
-from sandbox.workspace import Workspace
+from codemend.sandbox.image import HERE as SANDBOX_DIR
+from codemend.sandbox.image import cache_dir, pins
+from codemend.sandbox.parse import parse_junit, parse_ruff
+from codemend.sandbox.workspace import Workspace
 
 
 class BenchError(Exception):

@@ -14,9 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import docker
+from codemend.sandbox.pool import PooledSandbox
 
 from bench.common import machine, median, ratio, say, small_task, table
-from sandbox.pool import PooledSandbox
 
 CHECKS = 8
 LEVELS = (1, 2, 4)

@@ -26,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.pool import PooledSandbox
+from codemend.sandbox.workspace import Workspace
 
 from bench.common import BenchError, machine, ratio, say, table
-from sandbox.config import SandboxConfig
-from sandbox.pool import PooledSandbox
-from sandbox.workspace import Workspace
 
 RETURN = re.compile(r"^(\s*)return\b.*$", re.M)
 LINT = "E9,F63,F7,F82"

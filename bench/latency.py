@@ -9,10 +9,10 @@ checks while the model writes; none of that waiting is timed.
 from __future__ import annotations
 
 import docker
+from codemend.sandbox.cold import ColdSandbox
+from codemend.sandbox.pool import PooledSandbox
 
 from bench.common import BareChecker, machine, median, p95, ratio, say, small_task, table, timed
-from sandbox.cold import ColdSandbox
-from sandbox.pool import PooledSandbox
 
 
 def run(rounds: int = 20) -> tuple[dict, str]:

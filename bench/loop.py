@@ -17,14 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.models.scripted import ScriptedModel
-from agent.nodes import Deps
-from agent.runs import RunStore
-from agent.state import TaskInfo
+from codemend.agent.models.scripted import ScriptedModel
+from codemend.agent.nodes import Deps
+from codemend.agent.runs import RunStore
+from codemend.agent.state import TaskInfo
+from codemend.sandbox.base import FixResult
+from codemend.sandbox.report import CheckReport, LintReport, TestCase, TestReport
+from codemend.sandbox.workspace import Workspace
+
 from bench.common import say, table
-from sandbox.base import FixResult
-from sandbox.report import CheckReport, LintReport, TestCase, TestReport
-from sandbox.workspace import Workspace
 
 TASK = TaskInfo(name="bench", prompt="Write f().", solution_files=["sol.py"],
                 tests={"tests/test_sol.py": "from sol import f\n\n\ndef test_f():\n"

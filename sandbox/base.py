@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from codemend.sandbox.report import CheckReport
+from codemend.sandbox.workspace import Workspace
 from pydantic import BaseModel, Field
-
-from sandbox.report import CheckReport
-from sandbox.workspace import Workspace
 
 
 class FixResult(BaseModel):

@@ -9,10 +9,9 @@ import time
 import docker
 import docker.errors
 import requests
-
-from sandbox.base import FixResult
-from sandbox.config import SandboxConfig
-from sandbox.docker_io import (
+from codemend.sandbox.base import FixResult
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.docker_io import (
     RUNNER,
     connect,
     docker_hint,
@@ -23,11 +22,11 @@ from sandbox.docker_io import (
     reap_orphans,
     remove_quietly,
 )
-from sandbox.errors import DockerUnavailable, InfraError
-from sandbox.image import ensure_image
-from sandbox.report import CheckReport
-from sandbox.verdict import RunFacts, build_report
-from sandbox.workspace import Workspace
+from codemend.sandbox.errors import DockerUnavailable, InfraError
+from codemend.sandbox.image import ensure_image
+from codemend.sandbox.report import CheckReport
+from codemend.sandbox.verdict import RunFacts, build_report
+from codemend.sandbox.workspace import Workspace
 
 ENV = {"LANG": "C.UTF-8", "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"}
 

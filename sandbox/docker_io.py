@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 import requests
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.errors import DockerUnavailable, InfraError
 from docker.types import LogConfig, Ulimit
-
-from sandbox.config import SandboxConfig
-from sandbox.errors import DockerUnavailable, InfraError
 
 LABEL = "codemend"
 RUNNER = ["python3", "-I", "/opt/codemend/codemend_runner.py"]

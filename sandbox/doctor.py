@@ -6,11 +6,10 @@ import json
 from collections.abc import Callable
 
 import docker
-
-from sandbox.cold import ColdSandbox
-from sandbox.config import SandboxConfig
-from sandbox.image import image_exists, image_tag, pins
-from sandbox.workspace import Workspace
+from codemend.sandbox.cold import ColdSandbox
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.image import image_exists, image_tag, pins
+from codemend.sandbox.workspace import Workspace
 
 MARK = "CODEMEND-PROBE:"
 PROBE = r'''

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.base import Sandbox
-from sandbox.config import SandboxConfig
-from sandbox.errors import BadInput
+from codemend.sandbox.base import Sandbox
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.errors import BadInput
 
-KINDS = {"pool": "sandbox.pool:PooledSandbox", "cold": "sandbox.cold:ColdSandbox"}
+KINDS = {"pool": "codemend.sandbox.pool:PooledSandbox", "cold": "codemend.sandbox.cold:ColdSandbox"}
 
 
 def make_sandbox(kind: str = "pool", config: SandboxConfig | None = None, client=None,

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
-
-from sandbox.errors import ImageBuildError
+from codemend.sandbox.errors import ImageBuildError
 
 Progress = Callable[[str], None]
 REPO = "codemend-sandbox"

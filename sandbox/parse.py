@@ -11,7 +11,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from sandbox.report import Finding, LintReport, TestCase, TestReport
+from codemend.sandbox.report import Finding, LintReport, TestCase, TestReport
 
 MESSAGE_CHARS = 2000
 TRACEBACK_HEAD = 1500

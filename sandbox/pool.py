@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 import requests
-
-from sandbox.cold import ENV, RunnerChecks, stream_cap
-from sandbox.config import SandboxConfig
-from sandbox.docker_io import (
+from codemend.sandbox.cold import ENV, RunnerChecks, stream_cap
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.docker_io import (
     RUNNER,
     close_socket,
     connect,
@@ -47,9 +46,9 @@ from sandbox.docker_io import (
     reap_orphans,
     remove_quietly,
 )
-from sandbox.errors import BadInput, DockerUnavailable, InfraError
-from sandbox.image import ensure_image
-from sandbox.verdict import RunFacts, runner_doc
+from codemend.sandbox.errors import BadInput, DockerUnavailable, InfraError
+from codemend.sandbox.image import ensure_image
+from codemend.sandbox.verdict import RunFacts, runner_doc
 
 IDLE = [*RUNNER, "--idle"]
 # Not -I: the zygote must see PYTHONHASHSEED, as the pytest of a cold check does.

@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.report import TestReport
-from sandbox.workspace import is_config_file
+from codemend.sandbox.report import TestReport
+from codemend.sandbox.workspace import is_config_file
 
 FRAMEWORK = {"pytest", "_pytest", "pluggy", "py"}
 SKIP_NAMES = {"SkipTest", "skipTest"}

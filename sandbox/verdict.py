@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import tamper
-from sandbox.parse import parse_junit, parse_ruff, trim
-from sandbox.report import CheckReport, LintReport, TestReport
+from codemend.sandbox import tamper
+from codemend.sandbox.parse import parse_junit, parse_ruff, trim
+from codemend.sandbox.report import CheckReport, LintReport, TestReport
 
 PYTEST_EXIT = {2: "pytest was interrupted (often a collection error: see the cases)",
                3: "pytest hit an internal error", 4: "pytest was called wrongly",

@@ -7,9 +7,8 @@ import posixpath
 import tarfile
 from pathlib import Path, PurePosixPath
 
+from codemend.sandbox.errors import BadInput
 from pydantic import BaseModel, Field, field_validator
-
-from sandbox.errors import BadInput
 
 MAX_FILE_BYTES = 4 << 20
 MAX_FILES = 2000

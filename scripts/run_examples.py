@@ -16,12 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.models.scripted import ScriptedModel  # noqa: E402
-from agent.nodes import Deps  # noqa: E402
-from agent.runs import RunStore  # noqa: E402
-from agent.spec import load_task  # noqa: E402
-from agent.state import TaskInfo  # noqa: E402
-from sandbox.factory import make_sandbox  # noqa: E402
+from codemend.agent.models.scripted import ScriptedModel  # noqa: E402
+from codemend.agent.nodes import Deps  # noqa: E402
+from codemend.agent.runs import RunStore  # noqa: E402
+from codemend.agent.spec import load_task  # noqa: E402
+from codemend.agent.state import TaskInfo  # noqa: E402
+from codemend.sandbox.factory import make_sandbox  # noqa: E402
 
 EXAMPLES = ROOT / "tasks" / "examples"
 

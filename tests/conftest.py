@@ -53,8 +53,7 @@ def _no_remote_models(monkeypatch):
 def docker_client():
     """The real Docker daemon. Fails under CI=true when unreachable; skips elsewhere."""
     import docker
-
-    from sandbox.docker_io import docker_hint
+    from codemend.sandbox.docker_io import docker_hint
 
     try:
         client = docker.from_env(timeout=120)
@@ -69,7 +68,7 @@ def docker_client():
 
 @pytest.fixture(scope="session")
 def sandbox_image(docker_client):
-    from sandbox.image import ensure_image
+    from codemend.sandbox.image import ensure_image
 
     return ensure_image(docker_client, progress=print)
 
@@ -77,7 +76,7 @@ def sandbox_image(docker_client):
 @pytest.fixture
 def leftover_containers(docker_client):
     """Asserts after the test that it left no codemend container behind."""
-    from sandbox.docker_io import _pid_alive, list_ours
+    from codemend.sandbox.docker_io import _pid_alive, list_ours
 
     def ours() -> set[str]:
         # this process's containers, or those of a process that is gone (our CLI children);

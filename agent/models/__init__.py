@@ -11,11 +11,10 @@ import importlib
 import os
 from typing import TYPE_CHECKING
 
+from codemend.agent.models.base import Completion, Model
+from codemend.agent.models.errors import ModelProtocolError, ModelUnavailable, ScriptExhausted
+from codemend.sandbox.errors import BadInput
 from pydantic import ValidationError
-
-from agent.models.base import Completion, Model
-from agent.models.errors import ModelProtocolError, ModelUnavailable, ScriptExhausted
-from sandbox.errors import BadInput
 
 if TYPE_CHECKING:
     import httpx
@@ -73,7 +72,7 @@ def resolve_model(
     if not name:
         raise BadInput(f"--model {spec!r}: the model name after {provider + ':'!r} is empty")
     if provider == "scripted":
-        scripted = importlib.import_module("agent.models.scripted")
+        scripted = importlib.import_module("codemend.agent.models.scripted")
         return scripted.ScriptedModel(name)
     return _openai_compat(provider, name, spec, base_url=base_url, temperature=temperature,
                           seed=seed, timeout_s=timeout_s, transport=transport)
@@ -90,7 +89,7 @@ def _openai_compat(
     timeout_s: float | None,
     transport: httpx.BaseTransport | None,
 ) -> Model:
-    backend = importlib.import_module("agent.models.openai_compat")
+    backend = importlib.import_module("codemend.agent.models.openai_compat")
     api_key = os.environ.get(API_KEY_ENV) or None
     if provider == "openai":
         api_key = os.environ.get("OPENAI_API_KEY") or None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.errors import CodemendError, InfraError
+from codemend.sandbox.errors import CodemendError, InfraError
 
 START_HINT = "start the server (for Ollama: `ollama serve`) or pick another with --model"
 

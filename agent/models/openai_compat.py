@@ -22,11 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from codemend.agent.models.base import Completion
+from codemend.agent.models.errors import START_HINT, ModelProtocolError, ModelUnavailable
+from codemend.sandbox.errors import InfraError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
-from agent.models.base import Completion
-from agent.models.errors import START_HINT, ModelProtocolError, ModelUnavailable
-from sandbox.errors import InfraError
 
 log = logging.getLogger("codemend.models")
 

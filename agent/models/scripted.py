@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from agent.models.base import Completion
-from agent.models.errors import ScriptExhausted
-from sandbox.errors import BadInput
+from codemend.agent.models.base import Completion
+from codemend.agent.models.errors import ScriptExhausted
+from codemend.sandbox.errors import BadInput
 
 
 class ScriptedModel:

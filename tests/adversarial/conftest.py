@@ -7,9 +7,8 @@ import importlib.util
 import os
 
 import pytest
-
-from sandbox.config import SandboxConfig
-from sandbox.docker_io import list_ours
+from codemend.sandbox.config import SandboxConfig
+from codemend.sandbox.docker_io import list_ours
 
 # the cases are hostile data for the sandbox: never collect anything below cases/
 collect_ignore = ["cases"]
@@ -17,7 +16,7 @@ collect_ignore = ["cases"]
 
 def kind_params() -> list:
     """Both backends; the pool is skipped only while its module does not exist yet."""
-    missing = importlib.util.find_spec("sandbox.pool") is None
+    missing = importlib.util.find_spec("codemend.sandbox.pool") is None
     return ["cold", pytest.param("pool", marks=pytest.mark.skipif(
         missing, reason="sandbox/pool.py is not there yet"))]
 
@@ -25,7 +24,7 @@ def kind_params() -> list:
 @pytest.fixture(scope="module", params=kind_params())
 def adv_sandbox(request, docker_client, sandbox_image):
     """A sandbox of each kind with the default hardened settings users get."""
-    from sandbox.factory import make_sandbox
+    from codemend.sandbox.factory import make_sandbox
 
     config = SandboxConfig()
     kw = {"size": 2} if request.param == "pool" else {}

@@ -25,8 +25,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.report import Verdict
-from sandbox.workspace import Workspace
+from codemend.sandbox.report import Verdict
+from codemend.sandbox.workspace import Workspace
 
 CASES_DIR = Path(__file__).parent / "cases"
 MARKER = "@MARKER@"

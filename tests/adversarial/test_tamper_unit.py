@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from sandbox import tamper
-from sandbox.parse import parse_junit
-from sandbox.verdict import RunFacts, build_report
-from sandbox.workspace import Workspace
+from codemend.sandbox import tamper
+from codemend.sandbox.parse import parse_junit
+from codemend.sandbox.verdict import RunFacts, build_report
+from codemend.sandbox.workspace import Workspace
 
 RUNNER = Path(__file__).resolve().parents[2] / "sandbox" / "runner" / "codemend_inventory.py"
 

@@ -12,9 +12,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-from sandbox.errors import BadInput
-from sandbox.workspace import Workspace, workspace_from_dirs
+from codemend.sandbox.errors import BadInput
+from codemend.sandbox.workspace import Workspace, workspace_from_dirs
 
 SECRET = "codemend-host-secret-7f3a"
 

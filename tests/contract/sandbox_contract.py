@@ -11,8 +11,7 @@ import os
 import time
 
 import pytest
-
-from sandbox.workspace import Workspace
+from codemend.sandbox.workspace import Workspace
 
 LIMIT = 3.0          # seconds, for the cases that must time out
 MARGIN = 8.0         # start-up, grace and teardown on a loaded 2-core machine

@@ -36,7 +36,7 @@ sys.modules.setdefault("e2e_helpers", sys.modules[__name__])
 
 def _console_script() -> list[str]:
     script = Path(sys.executable).parent / "codemend"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "agent.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "codemend.agent.cli"]
 
 
 CODEMEND = _console_script()
@@ -316,7 +316,7 @@ def no_traceback(res: Result) -> None:
 
 def rle_solution() -> str:
     """The file a solved rle run writes: the code of the fixer's reply."""
-    from agent.extract import extract_files
+    from codemend.agent.extract import extract_files
 
     return extract_files(load_replies(RLE / "replies.toml")[1], ["rle.py"])["rle.py"]
 

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from sandbox.docker_io import list_ours
+from codemend.sandbox.docker_io import list_ours
 
 pytestmark = pytest.mark.docker
 ADD = "def add(a, b):\n    return a + b\n"
@@ -21,7 +20,7 @@ TEST = "from sol import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
 
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None
         ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "codemend.agent.cli", *args], capture_output=True,
                           text=True, timeout=180, env=env, cwd=cwd)
 
 
@@ -96,7 +95,7 @@ def test_docker_unreachable_exit_4(tmp_path):
 def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
     d = folder(tmp_path, "import time\n\n\ndef add(a, b):\n    time.sleep(60)\n")
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "check", str(d)],
+        proc = subprocess.Popen([sys.executable, "-m", "codemend.agent.cli", "check", str(d)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while not _containers_of(ready, proc.pid) and time.monotonic() < deadline:

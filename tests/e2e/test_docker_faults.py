@@ -19,6 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
+from codemend.sandbox.image import inputs_hash
 from e2e_helpers import (
     RLE_ATTEMPTS,
     Cli,
@@ -32,13 +33,11 @@ from e2e_helpers import (
     wait_for,
 )
 
-from sandbox.image import inputs_hash
-
 pytestmark = pytest.mark.docker
 
 DOCKERD_LOG = "/var/log/codemend-dockerd.log"
-IMAGE_REPO_SHIM = ("import sys\nimport sandbox.image as image\nimage.REPO = sys.argv.pop(1)\n"
-                   "from agent.cli import main\nsys.exit(main())\n")
+IMAGE_REPO_SHIM = ("import sys\nimport codemend.sandbox.image as image\nimage.REPO = sys.argv.pop(1)\n"
+                   "from codemend.agent.cli import main\nsys.exit(main())\n")
 """Runs the CLI with the sandbox image under another repository name, so the test can
 delete "the" image without touching the one every other test uses."""
 

@@ -7,9 +7,8 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
-from agent.runs import RunStore
-from sandbox.cold import ColdSandbox
+from codemend.agent.runs import RunStore
+from codemend.sandbox.cold import ColdSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("run_examples", ROOT / "scripts" / "run_examples.py")

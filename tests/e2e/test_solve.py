@@ -21,7 +21,7 @@ SANDBOX = "pool"
 def codemend(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEMEND_")}
     env["CODEMEND_SANDBOX"] = SANDBOX
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "codemend.agent.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

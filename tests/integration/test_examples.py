@@ -10,11 +10,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from agent.extract import FormatError, extract_files
-from agent.spec import Task, load_task
-from sandbox.cold import ColdSandbox
-from sandbox.report import CheckReport
+from codemend.agent.extract import FormatError, extract_files
+from codemend.agent.spec import Task, load_task
+from codemend.sandbox.cold import ColdSandbox
+from codemend.sandbox.report import CheckReport
 
 pytestmark = pytest.mark.docker
 

@@ -13,6 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from codemend.agent.models import resolve_model
+from codemend.agent.models.errors import ModelProtocolError, ModelUnavailable
+from codemend.agent.models.openai_compat import OpenAICompatConfig, OpenAICompatModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai_server import (
@@ -26,10 +29,6 @@ from openai_server import (
     status,
     truncated,
 )
-
-from agent.models import resolve_model
-from agent.models.errors import ModelProtocolError, ModelUnavailable
-from agent.models.openai_compat import OpenAICompatConfig, OpenAICompatModel
 
 CHAT = [{"role": "system", "content": "You write Python."},
         {"role": "user", "content": "Write add(a, b)."}]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from codemend.sandbox.cold import ColdSandbox
 from contract.sandbox_contract import SandboxContract
-
-from sandbox.cold import ColdSandbox
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ import threading
 import time
 
 import pytest
+from codemend.sandbox.docker_io import list_ours
+from codemend.sandbox.errors import BadInput
+from codemend.sandbox.factory import make_sandbox
+from codemend.sandbox.pool import PooledSandbox
+from codemend.sandbox.workspace import Workspace
 from contract.sandbox_contract import SandboxContract, probe, timed, ws
-
-from sandbox.docker_io import list_ours
-from sandbox.errors import BadInput
-from sandbox.factory import make_sandbox
-from sandbox.pool import PooledSandbox
-from sandbox.workspace import Workspace
 
 PASSES = "def test_add():\n    assert add(1, 2) == 3\n"
 

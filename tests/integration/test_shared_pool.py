@@ -8,13 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-from agent.models.scripted import ScriptedModel
-from agent.nodes import Deps
-from agent.runs import RunStore
-from agent.spec import load_task
-from agent.state import TaskInfo
-from sandbox.pool import PooledSandbox
+from codemend.agent.models.scripted import ScriptedModel
+from codemend.agent.nodes import Deps
+from codemend.agent.runs import RunStore
+from codemend.agent.spec import load_task
+from codemend.agent.state import TaskInfo
+from codemend.sandbox.pool import PooledSandbox
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "tasks" / "examples"
 pytestmark = pytest.mark.docker

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from agent.config import load_settings
-from sandbox.errors import BadInput
+from codemend.agent.config import load_settings
+from codemend.sandbox.errors import BadInput
 
 
 def test_precedence(tmp_path, monkeypatch):

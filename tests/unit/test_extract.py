@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from codemend.agent.extract import MAX_REPLY_CHARS, FormatError, extract_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from agent.extract import MAX_REPLY_CHARS, FormatError, extract_files
 
 SOL = ["slugify.py"]
 PAIR = ["textstats/tokenize.py", "textstats/stats.py"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
-from sandbox import image
-from sandbox.errors import ImageBuildError
+from codemend.sandbox import image
+from codemend.sandbox.errors import ImageBuildError
 
 
 def test_tag_changes_with_the_dockerfile_and_pins(tmp_path, monkeypatch):

@@ -5,17 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agent.graph import build_graph
-from agent.models.scripted import ScriptedModel
-from agent.nodes import Deps
-from agent.prompts import fixer_messages, generator_messages
-from agent.routing import better, route_after_check, stuck_reason
-from agent.runs import RunStore
-from agent.state import Attempt, RunState, TaskInfo
-from sandbox.base import FixResult
-from sandbox.report import CheckReport, Finding, LintReport, TestCase, TestReport
-from sandbox.workspace import Workspace
+from codemend.agent.graph import build_graph
+from codemend.agent.models.scripted import ScriptedModel
+from codemend.agent.nodes import Deps
+from codemend.agent.prompts import fixer_messages, generator_messages
+from codemend.agent.routing import better, route_after_check, stuck_reason
+from codemend.agent.runs import RunStore
+from codemend.agent.state import Attempt, RunState, TaskInfo
+from codemend.sandbox.base import FixResult
+from codemend.sandbox.report import CheckReport, Finding, LintReport, TestCase, TestReport
+from codemend.sandbox.workspace import Workspace
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "graph.mmd"
 TASK = TaskInfo(name="add", prompt="Write add(a, b).", solution_files=["sol.py"],

@@ -8,10 +8,9 @@ import sys
 
 import httpx
 import pytest
-
-from agent.models import PROVIDERS, Model, ollama_base_url, resolve_model
-from agent.models.openai_compat import OpenAICompatModel
-from sandbox.errors import BadInput
+from codemend.agent.models import PROVIDERS, Model, ollama_base_url, resolve_model
+from codemend.agent.models.openai_compat import OpenAICompatModel
+from codemend.sandbox.errors import BadInput
 
 
 def _resolve(spec: str, **kwargs) -> OpenAICompatModel:
@@ -143,9 +142,9 @@ def test_requests_go_to_the_provider_url_through_the_transport():
 
 
 def test_backends_are_imported_lazily():
-    code = ("import sys, agent.models as m; "
-            "print(sorted(k for k in sys.modules if k.startswith('agent.models.'))); "
-            "m.resolve_model('vllm:m').close(); print('agent.models.openai_compat' in sys.modules)")
+    code = ("import sys, codemend.agent.models as m; "
+            "print(sorted(k for k in sys.modules if k.startswith('codemend.agent.models.'))); "
+            "m.resolve_model('vllm:m').close(); print('codemend.agent.models.openai_compat' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout.split("\n")
-    assert out[0] == "['agent.models.base', 'agent.models.errors']" and out[1] == "True"
+    assert out[0] == "['codemend.agent.models.base', 'codemend.agent.models.errors']" and out[1] == "True"

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from agent.models import Model, resolve_model
-from agent.models.errors import ScriptExhausted
-from agent.models.scripted import ScriptedModel
-from sandbox.errors import BadInput
+from codemend.agent.models import Model, resolve_model
+from codemend.agent.models.errors import ScriptExhausted
+from codemend.agent.models.scripted import ScriptedModel
+from codemend.sandbox.errors import BadInput
 
 REPLIES = ["```python\ndef add(a, b):\n    return a - b\n```", "```python\ndef add(a, b):\n"
            "    return a + b\n```"]

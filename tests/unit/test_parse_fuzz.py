@@ -12,12 +12,11 @@ import copy
 import json
 import xml.etree.ElementTree as ET
 
+from codemend.sandbox.parse import parse_junit, parse_ruff
+from codemend.sandbox.report import CheckReport
+from codemend.sandbox.verdict import RunFacts, build_report
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from sandbox.parse import parse_junit, parse_ruff
-from sandbox.report import CheckReport
-from sandbox.verdict import RunFacts, build_report
 
 FUZZ = settings(max_examples=400, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -8,12 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
+from codemend.agent.spec import MAX_SPEC_BYTES, Task, load_task
+from codemend.sandbox.errors import BadInput
+from codemend.sandbox.workspace import Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from agent.spec import MAX_SPEC_BYTES, Task, load_task
-from sandbox.errors import BadInput
-from sandbox.workspace import Workspace
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "tasks" / "examples").glob("*/spec.toml"))
 HEAD = 'name = "demo"\nprompt = "Write f."\nsolution = "sol.py"\n'
