@@ -19,6 +19,9 @@ def add_ci_parser(sub, model_flags: Callable[[argparse.ArgumentParser], None]) -
                        "write an artifact folder (no GitHub token needed)")
     p.add_argument("path", nargs="?", default=".", help="the checkout (default .)")
     p.add_argument("--out", required=True, help="artifact folder to write")
+    p.add_argument("--head-sha", help="the failing commit (workflow_run.head_sha; default GITHUB_SHA)")
+    p.add_argument("--head-branch", help="the failing branch (workflow_run.head_branch; default "
+                   "GITHUB_HEAD_REF, else GITHUB_REF_NAME)")
     p.add_argument("--max-iterations", type=int)
     p.add_argument("--allow-test-edits", action="store_true",
                    help="let the fix change tests/config (publish refuses them unless told too)")

@@ -23,15 +23,19 @@ FIX_EXIT = {"fixed": 0, "clean": 0, "failed": 1, "escalated": 3}
 ARTIFACT_FILES = ("fix.patch", "report.json", "summary.md", "meta.json")
 
 
-def github_context(repo: Path) -> dict[str, str]:
-    """Repository, commit and branch from the ``GITHUB_*`` variables, else from git."""
+def github_context(repo: Path, head_sha: str | None = None, head_branch: str | None = None
+                   ) -> dict[str, str]:
+    """Repository, commit and branch: flags, then the ``GITHUB_*`` variables, then git.
+    (Under ``workflow_run``, GITHUB_SHA/GITHUB_REF_NAME name the default branch, not the
+    failing one, so the workflow passes ``--head-sha``/``--head-branch``.)"""
     git = Git(repo)
     head = git.head()
-    sha = os.environ.get("GITHUB_SHA") or head
+    sha = head_sha or os.environ.get("GITHUB_SHA") or head
     if sha != head:
-        raise BadInput(f"GITHUB_SHA is {sha[:12]} but {repo} is at {head[:12]}; check out the "
-                       "failing commit (workflow_run.head_sha) before propose")
-    branch = (os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME")
+        what = "--head-sha" if head_sha else "GITHUB_SHA"
+        raise BadInput(f"{what} is {sha[:12]} but {repo} is at {head[:12]}; check out the "
+                       "failing commit (workflow_run.head_sha) before propose, or pass --head-sha")
+    branch = (head_branch or os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME")
               or git.out("rev-parse", "--abbrev-ref", "HEAD", check=False))
     if not branch or branch == "HEAD":
         raise BadInput("no branch: set GITHUB_HEAD_REF or GITHUB_REF_NAME (a detached checkout "
@@ -74,7 +78,7 @@ def propose(args: argparse.Namespace) -> int:
     repo = Path(args.path)
     if not repo.is_dir():
         raise BadInput(f"{repo}: not a folder; give the repository's checkout")
-    ctx = github_context(repo)
+    ctx = github_context(repo, args.head_sha, args.head_branch)
     out = Path(args.out)
     _check_out(out, bool(getattr(args, "force", False)))
     if getattr(args, "state_dir", None) is None:
