@@ -33,7 +33,7 @@ from e2e_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.destructive]  # stops dockerd, mounts tmpfs
 
 DOCKERD_LOG = "/var/log/codemend-dockerd.log"
 IMAGE_REPO_SHIM = ("import sys\nimport codemend.sandbox.image as image\nimage.REPO = sys.argv.pop(1)\n"
