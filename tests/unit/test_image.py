@@ -21,6 +21,11 @@ def test_tag_changes_with_the_dockerfile_and_pins(tmp_path, monkeypatch):
     assert image.pins()["RUFF_VERSION"].startswith("0")
 
 
+def test_tag_changes_with_the_base_image_id():
+    assert image.image_tag(base_id="sha256:aaa") == image.image_tag(base_id="sha256:aaa")
+    assert image.image_tag(base_id="sha256:aaa") != image.image_tag(base_id="sha256:bbb")
+
+
 def test_pins_are_read_from_the_dockerfile():
     pins = image.pins()
     assert set(pins) >= {"RUFF_VERSION", "PYTEST_VERSION"}
