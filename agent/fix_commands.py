@@ -7,10 +7,10 @@ import argparse
 import json
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from codemend.agent.config import Settings, load_settings
 from codemend.agent.repo import git
-from codemend.agent.repo.baseline import counts, run_baseline
 from codemend.agent.repo.output import (
     apply_to_worktree,
     dump,
@@ -20,14 +20,15 @@ from codemend.agent.repo.output import (
     summary_md,
     write_text,
 )
-from codemend.agent.repo.standin import load_repo
-from codemend.agent.repo.store import RepoBases
+from codemend.agent.repo.standin import RepoSnapshot, load_repo
 from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
-from codemend.agent.runs import Outcome, RunStore, ensure_writable, new_run_id
-from codemend.agent.state import TaskInfo
+from codemend.agent.repo.workspace import require_tests
 from codemend.sandbox.errors import BadInput
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from codemend.agent.runs import Outcome, RunStore
 
 EXIT = {"fixed": 0, "clean": 0, "escalated": 3, "failed": 1, "running": 4}
 OUTPUTS = ["fix.patch", "report.json", "summary.md"]
@@ -55,17 +56,18 @@ def _inside(root: Path, other: Path) -> str | None:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from codemend.agent.run_commands import _console, _model, _sandbox, _settings
-
+    """Check everything the user gave before anything slow starts (exit 2 on bad input)."""
     _validate(args)
-    settings = _settings(args)
-    console = _console(args)
+    flags = {k: getattr(args, k, None) for k in ("model", "base_url", "temperature", "seed",
+                                                  "max_iterations", "state_dir", "sandbox")}
+    settings = load_settings(flags)
     snap = load_repo(Path(args.path))
     root = snap.root
-    run_id = args.run_id or new_run_id(root.name or "repo")
-    out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
-    own = tuple(p for p in (_inside(root, settings.state_dir), _inside(root, out_dir)) if p)
+    out_dir = Path(args.out) if args.out else None
+    own = tuple(p for p in (_inside(root, settings.state_dir),
+                            _inside(root, out_dir or settings.state_dir)) if p)
     files = {p: t for p, t in snap.files.items() if not p.startswith(own)}
+    require_tests(files, str(root))
     if (args.apply or args.branch) and not args.force:
         changes = git.dirty(root, own)
         if changes:
@@ -75,6 +77,24 @@ def cmd_fix(args: argparse.Namespace) -> int:
                            "pass --force")
     if args.branch:
         git.check_new_branch(root, args.branch, snap.head)
+    return _run(args, settings, snap, files)
+
+
+def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot,
+         files: dict[str, str]) -> int:
+    """Baseline, then (with targets) the loop; the heavy imports wait until here."""
+    from codemend.agent import render
+    from codemend.agent.nodes import Deps
+    from codemend.agent.repo.baseline import counts, run_baseline
+    from codemend.agent.repo.store import RepoBases
+    from codemend.agent.run_commands import _console, _finish, _model, _sandbox
+    from codemend.agent.runs import RunStore, ensure_writable, new_run_id
+    from codemend.agent.state import TaskInfo
+
+    console = _console(args)
+    root = snap.root
+    run_id = args.run_id or new_run_id(root.name or "repo")
+    out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
         ensure_writable(out_dir, OUTPUTS, run_id, force=bool(args.force))
@@ -106,10 +126,6 @@ def cmd_fix(args: argparse.Namespace) -> int:
                        max_iterations=max_iterations)
         console.print(f"fixing [bold]{escape(info.name)}[/] with {escape(settings.model)} "
                       f"(run {run_id})", highlight=False)
-        from codemend.agent import render
-        from codemend.agent.nodes import Deps
-        from codemend.agent.run_commands import _finish
-
         deps = Deps(model=model, sandbox=sandbox, repo_bases=bases)
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.start(run_id, info, settings.model, max_iterations, deps,
@@ -129,12 +145,16 @@ def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path)
 
 def _attempts(out: Outcome) -> list[dict[str, Any]]:
     return [{**a.model_dump(exclude={"files", "report"}),
-             "files": sorted(a.files), "reason": a.report.message if a.report else ""}
+             "files": sorted(a.files),
+             "reason": a.report.message if a.report else "the reply's edits did not apply"}
             for a in out.state.attempts]
 
 
 def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir: Path) -> int:
     """Write the outputs of a settled repository run (from `fix` or `resume`)."""
+    from codemend.agent.repo.store import RepoBases
+    from codemend.agent.runs import ensure_writable
+
     task = out.state.task.repo
     assert task is not None
     base = RepoBases(store.conn).files(task.base_id)

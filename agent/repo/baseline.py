@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from codemend.agent.nodes import checked
 from codemend.agent.repo.task import SUITE_TARGET, Counts
-from codemend.agent.repo.workspace import is_test_module, repo_workspace
+from codemend.agent.repo.workspace import repo_workspace, require_tests
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
@@ -58,8 +58,7 @@ def _failing(report: CheckReport) -> set[str]:
 def run_baseline(sandbox: Sandbox, files: dict[str, str], timeout_s: float,
                  where: str = "the repository") -> Baseline:
     """Check the base snapshot (twice when something fails); raise BadInput without tests."""
-    if not any(is_test_module(p) and not p.endswith("conftest.py") for p in files):
-        raise BadInput(f"{where}: no tests found (no test_*.py or *_test.py files)")
+    require_tests(files, where)
     first = checked(sandbox, repo_workspace(files), timeout_s)
     _usable(first, where)
     if not _failing(first):

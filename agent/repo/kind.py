@@ -12,7 +12,7 @@ from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
-from codemend.agent.repo.workspace import repo_workspace
+from codemend.agent.repo.workspace import protected_reason, repo_workspace
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.workspace import Workspace
 
@@ -48,8 +48,12 @@ class RepoKind:
                               hint=state.hint)
 
     def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
-        _, base, _ = _parts(state, deps)
-        return apply_edits(text, base, state.files)
+        """Edits apply to the current candidate, less any change to tests or their
+        configuration the run does not allow (refused before, so never carried on)."""
+        task, base, _ = _parts(state, deps)
+        overlay = {p: t for p, t in state.files.items()
+                   if task.allow_test_edits or protected_reason(p) is None}
+        return apply_edits(text, base, overlay)
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
         _, base, _ = _parts(state, deps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 
+from codemend.sandbox.errors import BadInput
 from codemend.sandbox.workspace import Workspace
 
 TEST_DIRS = frozenset({"tests", "test", "testing"})
@@ -40,3 +41,9 @@ def repo_workspace(files: dict[str, str]) -> Workspace:
     """Tests (by name, and conftest.py files) are collected; the rest is code."""
     tests = {p: t for p, t in files.items() if is_test_module(p)}
     return Workspace(files={p: t for p, t in files.items() if p not in tests}, tests=tests)
+
+
+def require_tests(files: dict[str, str], where: str) -> None:
+    """BadInput when the repository has no test module at all."""
+    if not any(is_test_module(p) and not p.endswith("conftest.py") for p in files):
+        raise BadInput(f"{where}: no tests found (no test_*.py or *_test.py files)")
