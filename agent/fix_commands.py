@@ -20,9 +20,8 @@ from codemend.agent.repo.output import (
     summary_md,
     write_text,
 )
-from codemend.agent.repo.standin import RepoSnapshot, load_repo
+from codemend.agent.repo.snapshot import RepoSnapshot, from_files, load_repo
 from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
-from codemend.agent.repo.workspace import require_tests
 from codemend.sandbox.errors import BadInput
 from rich.console import Console
 from rich.markup import escape
@@ -66,10 +65,13 @@ def cmd_fix(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else None
     own = tuple(p for p in (_inside(root, settings.state_dir),
                             _inside(root, out_dir or settings.state_dir)) if p)
-    files = {p: t for p, t in snap.files.items() if not p.startswith(own)}
-    require_tests(files, str(root))
+    if own:  # codemend's own state or output folder inside the repository is not part of it
+        snap = from_files(root, {p: t for p, t in snap.files.items() if not p.startswith(own)},
+                          {p: b for p, b in snap.binary.items() if not p.startswith(own)},
+                          head=snap.head, branch=snap.branch, dirty=snap.dirty,
+                          skipped=snap.skipped)
     if (args.apply or args.branch) and not args.force:
-        changes = git.dirty(root, own)
+        changes = git.dirty(root, (*own, ".codemend/"))
         if changes:
             flag = "--apply" if args.apply else "--branch"
             raise BadInput(f"{flag}: the work tree has uncommitted changes ({changes[0]}"
@@ -77,11 +79,10 @@ def cmd_fix(args: argparse.Namespace) -> int:
                            "pass --force")
     if args.branch:
         git.check_new_branch(root, args.branch, snap.head)
-    return _run(args, settings, snap, files)
+    return _run(args, settings, snap)
 
 
-def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot,
-         files: dict[str, str]) -> int:
+def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> int:
     """Baseline, then (with targets) the loop; the heavy imports wait until here."""
     from codemend.agent import render
     from codemend.agent.nodes import Deps
@@ -93,7 +94,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot,
 
     console = _console(args)
     root = snap.root
-    run_id = args.run_id or new_run_id(root.name or "repo")
+    run_id = getattr(args, "run_id", None) or new_run_id(root.name or "repo")
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
@@ -101,11 +102,11 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot,
         model = _model(settings, stack)
         sandbox = _sandbox(settings, stack, console)
         bases = RepoBases(store.conn)
-        base_id = bases.put_files(files)
+        base_id = bases.put_snapshot(snap)
         console.print(f"baseline: running the tests of [bold]{escape(str(root))}[/] in the "
                       "sandbox", highlight=False)
-        baseline = run_baseline(sandbox, files, CHECK_TIMEOUT_S, str(root))
-        task = RepoTask(root=str(root), head=snap.head, base_id=base_id,
+        baseline = run_baseline(sandbox, snap, CHECK_TIMEOUT_S)
+        task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
                         baseline=counts(baseline.report),
                         allow_test_edits=bool(args.allow_test_edits),
@@ -157,7 +158,7 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
 
     task = out.state.task.repo
     assert task is not None
-    base = RepoBases(store.conn).files(task.base_id)
+    base = RepoBases(store.conn).snapshot(task.base_id).files
     status = repo_status(out.status)
     final = out.final
     overlay = final.files if status == "fixed" and final is not None else {}

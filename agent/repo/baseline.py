@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemend.agent.nodes import checked
+from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.task import SUITE_TARGET, Counts
-from codemend.agent.repo.workspace import repo_workspace, require_tests
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
@@ -55,15 +55,14 @@ def _failing(report: CheckReport) -> set[str]:
     return ids | ({SUITE_TARGET} if suite_broken(report) else set())
 
 
-def run_baseline(sandbox: Sandbox, files: dict[str, str], timeout_s: float,
-                 where: str = "the repository") -> Baseline:
-    """Check the base snapshot (twice when something fails); raise BadInput without tests."""
-    require_tests(files, where)
-    first = checked(sandbox, repo_workspace(files), timeout_s)
+def run_baseline(sandbox: Sandbox, snap: RepoSnapshot, timeout_s: float) -> Baseline:
+    """Check the base snapshot (twice when something fails)."""
+    where = str(snap.root)
+    first = checked(sandbox, snap.workspace(), timeout_s)
     _usable(first, where)
     if not _failing(first):
         return Baseline(report=first)
-    second = checked(sandbox, repo_workspace(files), timeout_s)
+    second = checked(sandbox, snap.workspace(), timeout_s)
     _usable(second, where)
     a, b = outcomes(first), outcomes(second)
     flaky = sorted(i for i in set(a) | set(b) if (a.get(i) in FAILING) != (b.get(i) in FAILING)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+from collections.abc import Callable
 
 from codemend.agent.repo import repomap
 from codemend.agent.repo.task import SUITE_TARGET
-from codemend.agent.repo.workspace import is_test_module
 from codemend.sandbox.parse import trim
 from codemend.sandbox.report import CheckReport
 
@@ -80,8 +80,8 @@ def _definitions(source: str, names: list[str]) -> list[tuple[int, int]]:
                                                  ast.ClassDef)) and n.name in names]
 
 
-def regions(report: CheckReport, targets: list[str], files: dict[str, str]
-            ) -> tuple[list[tuple[str, int, int]], list[str]]:
+def regions(report: CheckReport, targets: list[str], files: dict[str, str],
+            is_test_module: Callable[[str], bool]) -> tuple[list[tuple[str, int, int]], list[str]]:
     """Source regions to show, most relevant first, and the seed files for the map."""
     out: list[tuple[str, int, int]] = []
     seeds: list[str] = []
@@ -175,8 +175,8 @@ def repo_map(files: dict[str, str], seeds: list[str], budget: int) -> str:
 
 def build_messages(*, files: dict[str, str], base: dict[str, str], overlay: dict[str, str],
                    report: CheckReport, targets: list[str], budget_tokens: int,
-                   feedback: str | None = None, hint: str | None = None
-                   ) -> list[dict[str, str]]:
+                   feedback: str | None = None, hint: str | None = None,
+                   is_test: Callable[[str], bool]) -> list[dict[str, str]]:
     """The chat for one model call. ``files`` is the candidate (base + overlay),
     ``report`` the check the failures come from, ``feedback`` why the last candidate fell
     short (or why the reply could not be applied)."""
@@ -193,7 +193,7 @@ def build_messages(*, files: dict[str, str], base: dict[str, str], overlay: dict
             block = f"{title}\n{trim(text, remaining * CHARS_PER_TOKEN // 4, 400)}"
             sections.append(block)
             remaining -= tokens(block)
-    found, seeds = regions(report, targets, files)
+    found, seeds = regions(report, targets, files, is_test)
     shown: list[str] = []
     source_budget = remaining * 65 // 100
     for path, a, b in found:

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.edits import apply_edits
+from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
-from codemend.agent.repo.workspace import protected_reason, repo_workspace
+from codemend.agent.repo.workspace import protected_reason
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.workspace import Workspace
 
@@ -20,16 +21,17 @@ if TYPE_CHECKING:
     from codemend.agent.state import RunState
 
 
-def _parts(state: RunState, deps: Any) -> tuple[RepoTask, dict[str, str], CheckReport]:
+def _parts(state: RunState, deps: Any) -> tuple[RepoTask, RepoSnapshot, CheckReport]:
     bases: RepoBases = deps.repo_bases
     task = state.task.repo
     assert task is not None, "a repo task carries its RepoTask"
-    return task, bases.files(task.base_id), bases.baseline(state.run_id)
+    return task, bases.snapshot(task.base_id), bases.baseline(state.run_id)
 
 
 class RepoKind:
     def messages(self, state: RunState, deps: Any, node: str) -> list[dict[str, str]]:
-        task, base, baseline = _parts(state, deps)
+        task, snap, baseline = _parts(state, deps)
+        base = snap.files
         overlay = state.files if node == "fix" else {}
         report = baseline
         feedback = None
@@ -45,29 +47,29 @@ class RepoKind:
         return build_messages(files={**base, **overlay}, base=base, overlay=overlay,
                               report=report, targets=targets,
                               budget_tokens=task.context_tokens, feedback=feedback,
-                              hint=state.hint)
+                              hint=state.hint, is_test=snap.is_test_file)
 
     def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
         """Edits apply to the current candidate, less any change to tests or their
         configuration the run does not allow (refused before, so never carried on)."""
-        task, base, _ = _parts(state, deps)
+        task, snap, _ = _parts(state, deps)
         overlay = {p: t for p, t in state.files.items()
-                   if task.allow_test_edits or protected_reason(p) is None}
-        return apply_edits(text, base, overlay)
+                   if task.allow_test_edits or protected_reason(snap, p) is None}
+        return apply_edits(text, snap.files, overlay)
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
-        _, base, _ = _parts(state, deps)
-        return repo_workspace({**base, **state.files})
+        _, snap, _ = _parts(state, deps)
+        return snap.workspace(state.files)
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
-        task, base, baseline = _parts(state, deps)
-        return verify(report, baseline, task, base, state.files)
+        task, snap, baseline = _parts(state, deps)
+        return verify(report, baseline, task, snap, state.files)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:
         """ruff's fixes, kept only where they touch lines the candidate changed: a fix
         never reformats the rest of a user's file."""
-        _, base, _ = _parts(state, deps)
+        base = _parts(state, deps)[1].files
         out = dict(state.files)
         for path, new in fixed.items():
             if path in out:

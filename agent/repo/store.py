@@ -9,11 +9,14 @@ run database (``runs.sqlite``) next to the checkpoints:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sqlite3
 import zlib
+from pathlib import Path
 
+from codemend.agent.repo.snapshot import RepoSnapshot, from_files
 from codemend.sandbox.report import CheckReport
 
 SCHEMA = (
@@ -23,13 +26,15 @@ SCHEMA = (
 )
 
 
-def snapshot_id(files: dict[str, str]) -> str:
-    """A content hash of ``{path: text}`` (text as the sandbox sees it)."""
-    h = hashlib.sha256()
-    for path in sorted(files):
-        data = files[path].encode("utf-8", errors="surrogateescape")
-        h.update(f"{path}\0{len(data)}\0".encode("utf-8", errors="surrogateescape"))
-        h.update(data)
+def snapshot_id(snap: RepoSnapshot) -> str:
+    """A content hash of the snapshot's files (text and binary) and where it came from."""
+    h = hashlib.sha256(f"{snap.root}\0{snap.head}\0{snap.branch}\0".encode(
+        "utf-8", errors="surrogateescape"))
+    members = {**{p: t.encode("utf-8", errors="surrogateescape") for p, t in snap.files.items()},
+               **snap.binary}
+    for path in sorted(members):
+        h.update(f"{path}\0{len(members[path])}\0".encode("utf-8", errors="surrogateescape"))
+        h.update(members[path])
     return h.hexdigest()[:32]
 
 
@@ -49,7 +54,7 @@ class RepoBases:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._ready = False
-        self._files: dict[str, dict[str, str]] = {}
+        self._snaps: dict[str, RepoSnapshot] = {}
         self._baselines: dict[str, CheckReport] = {}
 
     def _ensure(self) -> None:
@@ -60,24 +65,33 @@ class RepoBases:
             self.conn.commit()
             self._ready = True
 
-    def put_files(self, files: dict[str, str]) -> str:
+    def put_snapshot(self, snap: RepoSnapshot) -> str:
+        """Store the snapshot once (content-addressed); return its id."""
         self._ensure()
-        key = snapshot_id(files)
+        key = snapshot_id(snap)
+        doc = {"root": str(snap.root), "head": snap.head, "branch": snap.branch,
+               "files": snap.files,
+               "binary": {p: base64.b64encode(b).decode("ascii") for p, b in snap.binary.items()}}
         self.conn.execute("INSERT OR IGNORE INTO codemend_repo_files (id, data) VALUES (?, ?)",
-                          (key, _pack(files)))
+                          (key, _pack(doc)))
         self.conn.commit()
-        self._files[key] = dict(files)
+        self._snaps[key] = snap
         return key
 
-    def files(self, key: str) -> dict[str, str]:
-        if key not in self._files:
+    def snapshot(self, key: str) -> RepoSnapshot:
+        if key not in self._snaps:
             self._ensure()
             row = self.conn.execute("SELECT data FROM codemend_repo_files WHERE id = ?",
                                     (key,)).fetchone()
             if row is None:
                 raise KeyError(f"repository snapshot {key} is missing from the run database")
-            self._files[key] = dict(_unpack(row[0]))  # type: ignore[arg-type]
-        return self._files[key]
+            doc = _unpack(row[0])
+            assert isinstance(doc, dict)
+            self._snaps[key] = from_files(
+                Path(doc["root"]), dict(doc["files"]),
+                {p: base64.b64decode(b) for p, b in doc["binary"].items()},
+                head=doc["head"], branch=doc["branch"])
+        return self._snaps[key]
 
     def put_baseline(self, run_id: str, report: CheckReport) -> None:
         self._ensure()

@@ -16,16 +16,15 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-import tomllib
 from collections import Counter
 
 from codemend.agent.repo.baseline import FAILING, STOPPED, outcomes, suite_broken
+from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.workspace import protected_reason
 from codemend.sandbox import tamper
 from codemend.sandbox.report import CheckReport, Finding, LintReport
 
-GUARDED_TOOLS = ("pytest", "ruff", "tox", "coverage", "codemend", "hatch")
 SKIP_WORDS = re.compile(r"\b(skip|skipif|xfail|importorskip|SkipTest|skipTest|skipUnless|"
                         r"skipIf|expectedFailure)\b|def\s+pytest_\w+")
 
@@ -41,17 +40,6 @@ def changed_lines(old: str | None, new: str) -> set[int]:
     return out
 
 
-def pyproject_reason(old: str | None, new: str) -> str | None:
-    """pyproject.toml may change, but not its test, lint or build-tool sections."""
-    try:
-        a = tomllib.loads(old or "").get("tool", {})
-        b = tomllib.loads(new).get("tool", {})
-    except tomllib.TOMLDecodeError:
-        return "pyproject.toml no longer parses"
-    touched = [t for t in GUARDED_TOOLS if a.get(t) != b.get(t)]
-    return f"changes [tool.{touched[0]}] (test or lint configuration)" if touched else None
-
-
 def _assertions(source: str | None) -> int:
     try:
         tree = ast.parse(source or "")
@@ -62,13 +50,12 @@ def _assertions(source: str | None) -> int:
         for n in ast.walk(tree))
 
 
-def file_problems(path: str, old: str | None, new: str, allow_test_edits: bool) -> list[str]:
+def file_problems(snap: RepoSnapshot, path: str, new: str, allow_test_edits: bool
+                  ) -> list[str]:
     """Why the change of one file is not acceptable (empty: it is)."""
+    old = snap.files.get(path)
     lines = changed_lines(old, new)
-    protected = protected_reason(path)
-    if path == "pyproject.toml" or path.endswith("/pyproject.toml"):
-        why = pyproject_reason(old, new)
-        return [f"{path} {why}"] if why and not allow_test_edits else []
+    protected = protected_reason(snap, path)
     if protected and not allow_test_edits:
         return [f"{path} is {protected}: a fix changes the code, never the tests or their "
                 "configuration"]
@@ -82,12 +69,8 @@ def file_problems(path: str, old: str | None, new: str, allow_test_edits: bool) 
         if _assertions(new) < _assertions(old):
             out.append(f"{path} has fewer assertions than before (weakened tests)")
         return out
-    if path.endswith(".py"):
-        for sign in tamper.scan_source(path, new):
-            line = int(sign.where.rsplit(":", 1)[-1]) if ":" in sign.where else 0
-            if line in lines:
-                out.append(f"tamper evidence on a changed line: {sign.code} {sign.where} "
-                           f"{sign.what}")
+    for sign in tamper.scan_changed([(path, new, lines)]):
+        out.append(f"tamper evidence on a changed line: {sign.code} {sign.where} {sign.what}")
     return out
 
 
@@ -128,17 +111,17 @@ def test_problems(raw: CheckReport, baseline: CheckReport, task: RepoTask) -> li
     return out
 
 
-def verify(raw: CheckReport, baseline: CheckReport, task: RepoTask, base: dict[str, str],
+def verify(raw: CheckReport, baseline: CheckReport, task: RepoTask, snap: RepoSnapshot,
            overlay: dict[str, str]) -> CheckReport:
     """The candidate's report as the loop sees it: verdict pass only when verified; lint is
     the new findings on changed lines; ``message`` lists every reason it falls short."""
-    new_lint = _new_findings(raw, baseline, base, overlay)
+    new_lint = _new_findings(raw, baseline, snap.files, overlay)
     lint = LintReport(ok=not new_lint, findings=new_lint)
     if raw.verdict in STOPPED or raw.verdict == "infra_error":
         return raw.model_copy(update={"lint": lint})
     problems: list[str] = []
     for path in sorted(overlay):
-        problems += file_problems(path, base.get(path), overlay[path], task.allow_test_edits)
+        problems += file_problems(snap, path, overlay[path], task.allow_test_edits)
     if not overlay:
         problems.append("no file was changed")
     problems += test_problems(raw, baseline, task)

@@ -1,49 +1,16 @@
-"""Which repository files are tests or test configuration, and the sandbox workspace of a
-candidate (the base snapshot with the overlay on top)."""
+"""How a candidate is judged as a file: tests and their configuration are protected
+(``layout.is_protected``, the one list of them), the rest is code."""
 
 from __future__ import annotations
 
-import posixpath
-
-from codemend.sandbox.errors import BadInput
-from codemend.sandbox.workspace import Workspace
-
-TEST_DIRS = frozenset({"tests", "test", "testing"})
-CONFIG_NAMES = frozenset({"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "ruff.toml",
-                          ".ruff.toml", "noxfile.py", ".pre-commit-config.yaml",
-                          ".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml",
-                          "sitecustomize.py", "usercustomize.py", ".coveragerc"})
-CI_DIRS = (".github/", ".circleci/", ".gitlab/", ".buildkite/")
+from codemend.agent.repo.snapshot import RepoSnapshot
 
 
-def is_test_module(path: str) -> bool:
-    """A module pytest collects by its name (or a conftest.py)."""
-    name = posixpath.basename(path)
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")
-                                     or name == "conftest.py")
-
-
-def protected_reason(path: str) -> str | None:
+def protected_reason(snap: RepoSnapshot, path: str) -> str | None:
     """Why a change to ``path`` would change the tests rather than the code (None: it would
-    not). pyproject.toml is judged by its sections (see verify.pyproject_reason)."""
-    name = posixpath.basename(path)
-    parts = path.split("/")
-    if name in CONFIG_NAMES or name.endswith(".pth"):
-        return "test, lint or CI configuration"
-    if path.startswith(CI_DIRS):
-        return "a CI workflow file"
-    if is_test_module(path) or any(p in TEST_DIRS for p in parts[:-1]):
+    not)."""
+    if snap.is_test_file(path):
         return "a test file"
+    if snap.is_protected(path):
+        return "build, test, lint or CI configuration"
     return None
-
-
-def repo_workspace(files: dict[str, str]) -> Workspace:
-    """Tests (by name, and conftest.py files) are collected; the rest is code."""
-    tests = {p: t for p, t in files.items() if is_test_module(p)}
-    return Workspace(files={p: t for p, t in files.items() if p not in tests}, tests=tests)
-
-
-def require_tests(files: dict[str, str], where: str) -> None:
-    """BadInput when the repository has no test module at all."""
-    if not any(is_test_module(p) and not p.endswith("conftest.py") for p in files):
-        raise BadInput(f"{where}: no tests found (no test_*.py or *_test.py files)")

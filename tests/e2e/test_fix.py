@@ -210,7 +210,7 @@ def test_test_weakening_replies_are_never_fixed(work):
     assert out["status"] == "escalated" and out["patch"] is None and out["model_calls"] >= 3
     reasons = _reasons(out["out"])
     assert "tests/test_prices.py is a test file" in reasons[0]
-    assert "tests/conftest.py is test, lint or CI configuration" in reasons[1]
+    assert "tests/conftest.py is a test file" in reasons[1]
     assert "tamper evidence on a changed line: T101 shop/prices.py:7" in reasons[2]
     assert not Path(out["out"], "fix.patch").exists()
     assert git(repo, "status", "--porcelain") == ""  # the work tree was never touched
