@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.store import RepoBases
-    from codemend.agent.run_commands import _console, _finish, _model, _sandbox
+    from codemend.agent.run_commands import _console, _finish, _model
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
 
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         store = stack.enter_context(RunStore(settings.state_dir))
         ensure_writable(out_dir, OUTPUTS, run_id, force=bool(args.force))
         model = _model(settings, stack)
-        sandbox = _sandbox(settings, stack, console)
+        sandbox = _repo_sandbox(settings, snap, stack, console)
         bases = RepoBases(store.conn)
         base_id = bases.put_snapshot(snap)
         console.print(f"baseline: running the tests of [bold]{escape(str(root))}[/] in the "
@@ -132,6 +132,23 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
             out = store.start(run_id, info, settings.model, max_iterations, deps,
                               on_attempt=lambda a, _: render.attempt_line(console, a))
         return _finish(args, store, out, console, deps)
+
+
+def _repo_sandbox(settings: Settings, snap: RepoSnapshot, stack: ExitStack, console):
+    """The sandbox for this repository: its environment image (the declared dependencies,
+    built once per set of declarations; exit 4 naming a package that cannot be had) and
+    room for its files. Checks still run with no network."""
+    from codemend.agent.repo.environment import sandbox_config
+    from codemend.sandbox.docker_io import connect
+    from codemend.sandbox.factory import make_sandbox
+
+    say = lambda m: console.print(f"[dim]{escape(m)}[/]")  # noqa: E731
+    client = connect()
+    stack.callback(client.close)
+    cfg = sandbox_config(snap, client, progress=say)
+    sb = make_sandbox(settings.sandbox, cfg, client, progress=say, size=settings.pool_size)
+    stack.callback(sb.close)
+    return sb
 
 
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:
