@@ -308,10 +308,11 @@ def ruff_args(manifest: dict, lint_paths: list[str]) -> list[str]:
     """``ruff check`` with codemend's rules, or a repository's own settings if it has any."""
     repo = manifest.get("repo") if manifest.get("workspace") == "repo" else None
     if repo is not None and repo.get("ruff_settings"):
-        return ["check", "--no-cache", "--output-format", "json", "--exit-zero", *lint_paths]
+        return ["check", "--no-cache", "--output-format", "json", "--exit-zero", "--",
+                *lint_paths]
     select = str(manifest.get("lint_select") or "E4,E7,E9,F")
     return ["check", "--isolated", "--no-cache", "--select", select, "--output-format", "json",
-            "--exit-zero", *lint_paths]
+            "--exit-zero", "--", *lint_paths]
 
 
 def check(manifest: dict, workdir: str, token: str, started: float,
