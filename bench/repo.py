@@ -74,6 +74,28 @@ def _image_build(client: docker.DockerClient) -> dict:
             "image_cached_ms": round(median(cached), 1)}
 
 
+def _measure(cold, pool, repo: Path, snap, deps: Path | None, rounds: int, name: str) -> dict:
+    """Median ms of the project's suite: bare, cold, pooled, interleaved."""
+    ws = snap.workspace()
+    contenders = {
+        "bare": lambda: _bare(repo, snap.python_paths, deps),
+        "cold": lambda: cold.check(ws).tests.ok,
+        "pooled": lambda: pool.check(ws).tests.ok,
+    }
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    names = list(contenders)
+    for n in range(rounds + 1):
+        for key in names[n % 3:] + names[:n % 3]:
+            pool.wait_ready(300)
+            ms, ok = timed(contenders[key])
+            if not ok:
+                raise BenchError(f"{name}: the {key} run of its suite failed")
+            if n:
+                times[key].append(ms)
+        say(f"repo: {name} round {n}/{rounds}")
+    return {k: round(median(v), 1) for k, v in times.items()}
+
+
 def run(rounds: int = 3) -> tuple[dict, str]:
     rp = _projects()
     from codemend.agent.repo.environment import sandbox_config
@@ -90,32 +112,18 @@ def run(rounds: int = 3) -> tuple[dict, str]:
                 snap = load_repo(repo)
                 deps = _deps(project.deps, Path(tmp) / f"{name}-deps")
                 cfg = sandbox_config(snap, client, progress=say)
-                ws = snap.workspace()
                 with make_sandbox("cold", cfg, client) as cold, \
                         make_sandbox("pool", cfg, client, size=1) as pool:
-                    contenders = {
-                        "bare": lambda: _bare(repo, snap.python_paths, deps),
-                        "cold": lambda: cold.check(ws).tests.ok,
-                        "pooled": lambda: pool.check(ws).tests.ok,
-                    }
-                    times: dict[str, list[float]] = {k: [] for k in contenders}
-                    names = list(contenders)
-                    for n in range(rounds + 1):
-                        for key in names[n % 3:] + names[:n % 3]:
-                            pool.wait_ready(300)
-                            ms, ok = timed(contenders[key])
-                            if not ok:
-                                raise BenchError(f"{name}: the {key} run of its suite failed")
-                            if n:
-                                times[key].append(ms)
-                        say(f"repo: {name} round {n}/{rounds}")
-                med = {k: round(median(v), 1) for k, v in times.items()}
+                    med = _measure(cold, pool, repo, snap, deps, rounds, name)
                 result[name] = {**{f"{k}_ms": v for k, v in med.items()},
                                 "cold_over_bare": ratio(med["cold"], med["bare"]),
                                 "pooled_over_bare": ratio(med["pooled"], med["bare"]),
                                 "tests": project.tests, "image": cfg.image}
                 rows.append((name, med["bare"], med["cold"], med["pooled"],
                              ratio(med["cold"], med["bare"]), ratio(med["pooled"], med["bare"])))
+        per = [result[name] for name in rp.PROJECTS]
+        result["worst_cold_over_bare"] = max(p["cold_over_bare"] for p in per)
+        result["worst_pooled_over_bare"] = max(p["pooled_over_bare"] for p in per)
         t0 = time.monotonic()
         result.update(_image_build(client))
         say(f"repo: image figures in {time.monotonic() - t0:.1f} s")
