@@ -26,6 +26,7 @@ def add_ci_parser(sub, model_flags: Callable[[argparse.ArgumentParser], None]) -
     p.add_argument("--allow-test-edits", action="store_true",
                    help="let the fix change tests/config (publish refuses them unless told too)")
     p.add_argument("--context-tokens", type=int, help="prompt budget (as for codemend fix)")
+    p.add_argument("--run-id")
     model_flags(p)
 
     u = act.add_parser("publish", help="vet the artifact, push a codemend/ branch, open or update "

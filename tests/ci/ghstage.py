@@ -81,11 +81,8 @@ def fix_patch(stage: Stage, content: str = GOOD, path: str = "src/widget/ops.py"
     return diff
 
 
-def make_stage(tmp_path: Path) -> Stage:
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
-    dev = tmp_path / "dev"
-    git(tmp_path, "clone", "-q", str(origin), str(dev))
+def widget(dev: Path) -> None:
+    """A small hand-made project (src layout) on ``main``; the bug comes on ``feature``."""
     (dev / "src/widget").mkdir(parents=True)
     (dev / "tests").mkdir()
     (dev / "src/widget/__init__.py").write_text("")
@@ -93,17 +90,29 @@ def make_stage(tmp_path: Path) -> Stage:
     (dev / "tests/test_ops.py").write_text(TESTS)
     (dev / "pyproject.toml").write_text('[project]\nname = "widget"\nversion = "0"\n\n'
                                         '[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+
+
+def widget_bug(dev: Path) -> None:
+    (dev / "src/widget/ops.py").write_text(BUGGY)
+
+
+def make_stage(tmp_path: Path, populate=widget, bug=widget_bug) -> Stage:
+    """origin (bare) with ``main`` from ``populate`` and ``feature`` = main + ``bug``."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    dev = tmp_path / "dev"
+    git(tmp_path, "clone", "-q", str(origin), str(dev))
+    populate(dev)
     git(dev, "add", "-A")
-    git(dev, "commit", "-qm", "widget")
+    git(dev, "commit", "-qm", "import")
     git(dev, "push", "-q", "origin", "main")
     main = git(dev, "rev-parse", "HEAD")
     git(dev, "checkout", "-qb", "feature")
-    (dev / "src/widget/ops.py").write_text(BUGGY)
-    git(dev, "commit", "-qam", "ops: a faster mean")
+    bug(dev)
+    git(dev, "commit", "-qam", "a faster version")
     git(dev, "push", "-q", "origin", "feature")
     failing = git(dev, "rev-parse", "HEAD")
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", str(origin), str(checkout))
     git(checkout, "checkout", "-q", "--detach", failing)
     return Stage(origin, checkout, dev, failing, main, tmp_path)
-
