@@ -64,7 +64,7 @@ class Stage:
         return folder
 
 
-def fix_patch(stage: Stage, content: str = GOOD, path: str = "src/widget/ops.py") -> str:
+def fix_patch(stage: Stage, content: str = GOOD, path: str = "widget/ops.py") -> str:
     """A real `git diff` from the failing commit to a version with ``content`` at ``path``."""
     work = stage.tmp / "patchwork"
     if not work.exists():
@@ -82,18 +82,17 @@ def fix_patch(stage: Stage, content: str = GOOD, path: str = "src/widget/ops.py"
 
 
 def widget(dev: Path) -> None:
-    """A small hand-made project (src layout) on ``main``; the bug comes on ``feature``."""
-    (dev / "src/widget").mkdir(parents=True)
+    """A small hand-made project (flat layout) on ``main``; the bug comes on ``feature``."""
+    (dev / "widget").mkdir(parents=True)
     (dev / "tests").mkdir()
-    (dev / "src/widget/__init__.py").write_text("")
-    (dev / "src/widget/ops.py").write_text(GOOD)
+    (dev / "widget/__init__.py").write_text("")
+    (dev / "widget/ops.py").write_text(GOOD)
     (dev / "tests/test_ops.py").write_text(TESTS)
-    (dev / "pyproject.toml").write_text('[project]\nname = "widget"\nversion = "0"\n\n'
-                                        '[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+    (dev / "pyproject.toml").write_text('[project]\nname = "widget"\nversion = "0"\n')
 
 
 def widget_bug(dev: Path) -> None:
-    (dev / "src/widget/ops.py").write_text(BUGGY)
+    (dev / "widget/ops.py").write_text(BUGGY)
 
 
 def make_stage(tmp_path: Path, populate=widget, bug=widget_bug) -> Stage:

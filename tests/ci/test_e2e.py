@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 
 FIX = """The denominator is the length.
 
-src/widget/ops.py
+widget/ops.py
 <<<<<<< SEARCH
     return sum(xs) / (len(xs) + 1)
 =======
@@ -56,7 +56,8 @@ def test_propose_then_publish_heals_the_failing_branch(stage, fake, docker_ready
 
     job1 = job_env(stage, fake.url, summary, CODEMEND_API_KEY="model-key-never-in-the-sandbox")
     res = cli("ci", "github", "propose", str(stage.checkout), "--out", str(art),
-              "--model", f"scripted:{replies}", "--no-interactive", env=job1, cwd=stage.tmp)
+              "--model", f"scripted:{replies}", "--no-interactive", "--sandbox", "cold",
+              env=job1, cwd=stage.tmp)
     assert res.returncode == 0, res.stderr + res.stdout
     meta = json.loads((art / "meta.json").read_text())
     assert (meta["status"], meta["commit"], meta["base_branch"]) == ("fixed", stage.failing, "feature")
@@ -93,11 +94,11 @@ def test_propose_then_publish_heals_the_failing_branch(stage, fake, docker_ready
 def test_propose_on_a_clean_repository(stage, fake, docker_ready):
     git(stage.checkout, "checkout", "-q", "--detach", stage.main)
     replies = stage.tmp / "none.json"
-    replies.write_text(json.dumps({"replies": []}))  # any model call would fail the run
+    replies.write_text(json.dumps({"replies": ["not code"]}))  # a call would show in model_calls
     art = stage.tmp / "artifact"
     env = job_env(stage, fake.url, stage.tmp / "s.md", GITHUB_SHA=stage.main, GITHUB_REF_NAME="main")
     res = cli("ci", "github", "propose", str(stage.checkout), "--out", str(art),
-              "--model", f"scripted:{replies}", env=env, cwd=stage.tmp)
+              "--model", f"scripted:{replies}", "--sandbox", "cold", env=env, cwd=stage.tmp)
     assert res.returncode == 0, res.stderr
     assert json.loads((art / "meta.json").read_text())["status"] == "clean"
     assert not (art / "fix.patch").exists()

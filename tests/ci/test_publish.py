@@ -81,7 +81,7 @@ def test_existing_codemend_pr_is_updated_not_duplicated(capsys, stage, fake, act
     # fast-forward from the old head, includes the new failing commit, holds the fix
     tip = git(stage.origin, "rev-parse", old_head)
     assert git(stage.origin, "rev-list", "--parents", "-n1", tip).split()[1:] == [old_sha, new]
-    assert git(stage.origin, "show", f"{tip}:src/widget/ops.py") + "\n" == GOOD
+    assert git(stage.origin, "show", f"{tip}:widget/ops.py") + "\n" == GOOD
     assert git(stage.origin, "show", f"{tip}:README.md") == "widget"
     # a re-run with the same fix changes nothing
     code, out, _ = publish(capsys, stage, stage.artifact("third", patch=fix_patch(stage)))
@@ -116,7 +116,7 @@ def test_healing_failed_without_pr_writes_only_the_summary(capsys, stage, fake, 
 
 
 @pytest.mark.parametrize("path", [".github/workflows/ci.yml", "tests/test_ops.py", "conftest.py",
-                                  "pyproject.toml", "src/widget/tests/test_x.py", "tox.ini",
+                                  "pyproject.toml", "widget/tests/test_x.py", "tox.ini",
                                   "requirements-dev.txt"])
 def test_forged_patch_touching_protected_paths_is_refused(capsys, stage, fake, actions_env, path):
     before = stage.refs()
@@ -128,8 +128,8 @@ def test_forged_patch_touching_protected_paths_is_refused(capsys, stage, fake, a
 
 
 def test_protected_path_hidden_in_a_rename_is_refused(capsys, stage, fake, actions_env):
-    patch = ("diff --git a/src/widget/ops.py b/.github/workflows/x.yml\nsimilarity index 100%\n"
-             "rename from src/widget/ops.py\nrename to .github/workflows/x.yml\n")
+    patch = ("diff --git a/widget/ops.py b/.github/workflows/x.yml\nsimilarity index 100%\n"
+             "rename from widget/ops.py\nrename to .github/workflows/x.yml\n")
     code, _, err = publish(capsys, stage, stage.artifact(patch=patch))
     assert code == 4 and "touches .github/workflows/x.yml" in err and fake.calls == []
 
@@ -160,8 +160,8 @@ def test_meta_naming_another_repository_is_refused(capsys, stage, fake, actions_
 
 
 def test_symlink_patch_is_refused(capsys, stage, fake, actions_env):
-    patch = ("diff --git a/src/widget/link b/src/widget/link\nnew file mode 120000\n"
-             "index 0000000..1111111\n--- /dev/null\n+++ b/src/widget/link\n@@ -0,0 +1 @@\n"
+    patch = ("diff --git a/widget/link b/widget/link\nnew file mode 120000\n"
+             "index 0000000..1111111\n--- /dev/null\n+++ b/widget/link\n@@ -0,0 +1 @@\n"
              "+/etc/passwd\n\\ No newline at end of file\n")
     code, _, err = publish(capsys, stage, stage.artifact(patch=patch))
     assert code == 4 and "symlink" in err and fake.calls == []
