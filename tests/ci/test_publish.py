@@ -182,6 +182,21 @@ def test_missing_permission_names_it(capsys, stage, fake, actions_env):
     assert code == 4
     assert "pull-requests: write" in err and "Resource not accessible by integration" in err
     assert len([c for c in fake.calls if c.method == "POST"]) == 1  # a 403 is not retried
+    # the branch was pushed before the PR failed; once the permission is given, a re-run
+    # opens the PR for that same branch instead of giving up on it
+    head = f"{BRANCH}{stage.failing[:7]}"
+    pushed = git(stage.origin, "rev-parse", head)
+    code, out, err = publish(capsys, stage, stage.artifact("again"))
+    assert (code, out["action"], out["commit"]) == (0, "opened", pushed), err
+    assert len(fake.pulls) == 1 and git(stage.origin, "rev-parse", head) == pushed
+
+
+def test_a_closed_codemend_pr_is_not_reopened(capsys, stage, fake, actions_env):
+    assert publish(capsys, stage, stage.artifact("first"))[0] == 0
+    fake.pulls[0]["state"] = "closed"  # a person closed it
+    code, out, _ = publish(capsys, stage, stage.artifact("second"))
+    assert (code, out["action"]) == (0, "nothing") and "closed" in out["reason"]
+    assert len(fake.pulls) == 1
 
 
 @pytest.mark.parametrize("case", ["codemend-branch", "codemend-commit"])
@@ -233,3 +248,31 @@ def test_fake_rejects_a_wrong_payload(stage, fake):
     r = httpx.get(f"{fake.url}/repos/{REPOSITORY}/pulls", params={"head": "feature"},
                   headers={"Authorization": f"token {TOKEN}"})
     assert r.status_code == 422
+
+
+def test_rate_limit_403_waits_for_the_reset_and_is_not_a_permission_error(capsys, stage, fake,
+                                                                          actions_env):
+    import time
+
+    reset = str(int(time.time()) + 1)
+    fake.fail("GET", "list_pulls", 403, "API rate limit exceeded",
+              headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset})
+    code, out, err = publish(capsys, stage, stage.artifact())
+    assert (code, out["action"]) == (0, "opened"), err
+    assert [c.status for c in fake.calls][:2] == [403, 200]
+
+
+def test_rate_limit_longer_than_max_wait_fails_clearly(capsys, stage, fake, actions_env):
+    fake.fail("GET", "list_pulls", 429, "slow down", headers={"Retry-After": "3600"})
+    code, _, err = publish(capsys, stage, stage.artifact(), "--max-wait", "5")
+    assert code == 4 and "rate limit" in err and "re-run the job later" in err
+    assert len(fake.calls) == 1 and stage.refs().keys() == {"refs/heads/main", "refs/heads/feature"}
+
+
+def test_allow_test_edits_lets_tests_through_but_never_ci_files(capsys, stage, fake, actions_env):
+    art = stage.artifact("ci", patch=fix_patch(stage, "on: push\n", ".github/workflows/ci.yml"))
+    code, _, err = publish(capsys, stage, art, "--allow-test-edits")
+    assert code == 4 and "CI or repository configuration" in err
+    art = stage.artifact("tests", patch=fix_patch(stage, "def test_x():\n    pass\n", "tests/test_x.py"))
+    code, out, err = publish(capsys, stage, art, "--allow-test-edits")
+    assert (code, out["action"]) == (0, "opened"), err
