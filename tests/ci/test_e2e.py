@@ -1,30 +1,47 @@
 """Done-when for the CI bot: in a GitHub-Actions-like environment (the GITHUB_* variables, the
 fake API, a bare origin), ``propose`` then ``publish`` -- both through the real CLI, with the
-scripted model and the real sandbox -- turn a failing branch into a pushed ``codemend/``
-branch whose tests pass on the host and one draft PR against the failing branch."""
+scripted model and the real sandbox -- turn a failing branch of a real project (inflection's
+sdist, with a committed bug) into a pushed ``codemend/`` branch whose tests pass on the host
+and one draft PR against the failing branch."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from ghstage import REPOSITORY, TOKEN, Stage, git
+from ghstage import REPOSITORY, TOKEN, Stage, git, make_stage
+from repo_projects import PROJECTS, make_repo
 
 pytestmark = pytest.mark.docker
+PROJECT = PROJECTS["inflection"]
+FIX = f"""The separator must stay a dash.
 
-FIX = """The denominator is the length.
-
-widget/ops.py
+{PROJECT.bug.path}
 <<<<<<< SEARCH
-    return sum(xs) / (len(xs) + 1)
+{PROJECT.bug.new}
 =======
-    return sum(xs) / len(xs)
+{PROJECT.bug.old}
 >>>>>>> REPLACE
 """
+
+
+@pytest.fixture
+def stage(tmp_path: Path) -> Stage:
+    """origin: the project's sdist on ``main``; ``feature`` = main + its known bug."""
+    def populate(dev: Path) -> None:
+        src = make_repo(PROJECT, tmp_path / "sdist")
+        shutil.copytree(src, dev, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+
+    def bug(dev: Path) -> None:
+        path = dev / PROJECT.bug.path
+        path.write_text(path.read_text().replace(PROJECT.bug.old, PROJECT.bug.new))
+
+    return make_stage(tmp_path, populate, bug)
 
 
 def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -89,14 +106,19 @@ def test_propose_then_publish_heals_the_failing_branch(stage, fake, docker_ready
                               cwd=clone, capture_output=True, text=True,
                               env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
         assert host.returncode == want, host.stdout
+        if want == 0:
+            assert f"{PROJECT.tests} passed" in host.stdout
 
 
-def test_propose_on_a_clean_repository(stage, fake, docker_ready):
+def test_propose_on_a_clean_repository(tmp_path, docker_ready):
+    """The small hand-made project's main branch: nothing fails, so no model call, no patch."""
+    stage = make_stage(tmp_path)
     git(stage.checkout, "checkout", "-q", "--detach", stage.main)
     replies = stage.tmp / "none.json"
     replies.write_text(json.dumps({"replies": ["not code"]}))  # a call would show in model_calls
     art = stage.tmp / "artifact"
-    env = job_env(stage, fake.url, stage.tmp / "s.md", GITHUB_SHA=stage.main, GITHUB_REF_NAME="main")
+    env = job_env(stage, "http://127.0.0.1:9", stage.tmp / "s.md", GITHUB_SHA=stage.main,
+                  GITHUB_REF_NAME="main")
     res = cli("ci", "github", "propose", str(stage.checkout), "--out", str(art),
               "--model", f"scripted:{replies}", "--sandbox", "cold", env=env, cwd=stage.tmp)
     assert res.returncode == 0, res.stderr
