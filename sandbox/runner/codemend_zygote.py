@@ -13,7 +13,7 @@ import threading
 import time
 
 from codemend_core import PYTEST_INI, SANDBOX_GID, SANDBOX_UID, _begin, _kill_sandbox_processes, check, fix
-from codemend_witness import witness_plugin
+from codemend_witness import preload_pytest, witness_plugin
 
 # Every place a check can write to. A reset empties them all and proves it.
 SCRATCH_DIRS = ("/work", "/tmp", "/report", "/dev/shm", "/dev/mqueue")
@@ -130,12 +130,8 @@ def _reap() -> None:
 
 def _preload() -> None:
     import gc
-    import importlib
 
-    import pytest  # noqa: F401  (imported ahead of need: the point of the zygote)
-    from _pytest.config import default_plugins
-    for name in (*(f"_pytest.{n}" for n in default_plugins), "_pytest._argcomplete", "pdb"):
-        importlib.import_module(name)  # pdb: what pytest.main imports late (with readline)
+    preload_pytest()  # ahead of need (the point of the zygote), before any workspace path
     with open(PYTEST_INI, "rb") as fh:  # warm the file lookups a fresh container has not made
         fh.read()
     gc.freeze()  # the forked pytest's collections then skip everything imported here
@@ -275,9 +271,9 @@ def _pytest_main(args: list[str], cwd: str, witness_fd: int | None = None) -> in
     main_mod.__file__ = main_file
     sys.modules["__main__"] = main_mod
     sys.argv = [main_file, *args]
-    sys.path.insert(0, cwd)
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
     plugins = [] if witness_fd is None else [witness_plugin(witness_fd)]
+    sys.path.insert(0, cwd)  # last: everything pytest needs is loaded (see _preload)
     code = int(pytest.main(args, plugins=plugins))
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
