@@ -47,6 +47,9 @@ class NodePool:
 
         self.pool = PooledSandbox(config, size=size, max_parallel=size)
 
+    def ready(self) -> str:
+        return ray.get_runtime_context().get_node_id()
+
     def check(self, workspace: Workspace, timeout_s: float | None) -> CheckReport:
         return self.pool.check(workspace, timeout_s=timeout_s)
 
@@ -115,6 +118,14 @@ class RayExecutor:
                              "the others) or fix the address") from None
         self.actors = [self._pool_actor(n["NodeID"]) for n in ray.nodes() if n["Alive"]]
         self._pending: dict[Any, Job] = {}
+        try:  # every node's Docker daemon and image, before the first job
+            ray.get([a.ready.remote() for a in self.actors])
+        except ray.exceptions.RayError as exc:
+            self.close()
+            cause = getattr(exc, "cause", None) or exc
+            raise InfraError(f"--ray {address}: a node could not start its sandbox pool "
+                             f"({str(cause)[:500]}); check Docker on every node with "
+                             "`codemend sandbox doctor`") from None
 
     def _pool_actor(self, node_id: str) -> Any:
         return NodePool.options(
