@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--offline", action="store_true", help="local Debian base, no registry")
     b.add_argument("--rebuild", action="store_true", help="build even if up to date")
     sbs.add_parser("doctor", help="report the daemon, the image and the hardening")
+
+    from codemend.agent.ci.cli import add_ci_parser
+    add_ci_parser(sub, model_flags)
     return p
 
 
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             from codemend.agent import sandbox_commands as cmds
         elif args.command == "eval":
             from codemend.agent.eval import command as cmds  # type: ignore[no-redef]
+        elif args.command == "ci":
+            from codemend.agent.ci import commands as cmds  # type: ignore[no-redef]
         else:
             from codemend.agent import run_commands as cmds  # type: ignore[no-redef]
         return getattr(cmds, f"cmd_{args.command}")(args)

@@ -17,7 +17,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = "ollama:qwen2.5-coder:7b"
-    """Model as ``provider:name`` (see DESIGN.md, "Models")."""
+    """Model as ``provider:name`` (see docs/ARCHITECTURE.md, "Models")."""
     base_url: str | None = None
     """Server URL for ``openai-compat`` (or to override a provider's default)."""
     temperature: float | None = Field(None, ge=0, le=2)

@@ -1,4 +1,4 @@
-"""The LangGraph wiring of the loop (see DESIGN.md, "The loop")."""
+"""The LangGraph wiring of the loop (see docs/ARCHITECTURE.md, "The loop")."""
 
 from __future__ import annotations
 
