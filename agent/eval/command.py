@@ -177,6 +177,8 @@ def _drive(executor, todo: list[Job], jobs: list[Job], results: ResultsFile,
                 progress.update(bar, completed=done(), rate=_rate(solved(), done()))
         except KeyboardInterrupt:
             executor.stop()
+            console.print("stopping: the runs in flight finish and are kept (Ctrl-C again to "
+                          "quit at once; `--resume` continues those from their checkpoints)")
             raise
     return error
 

@@ -116,7 +116,9 @@ class RayExecutor:
             raise InfraError(f"--ray {address}: cannot join the Ray cluster ({exc}); start it "
                              "(`ray start --head` on one node, `ray start --address ...` on "
                              "the others) or fix the address") from None
-        self.actors = [self._pool_actor(n["NodeID"]) for n in ray.nodes() if n["Alive"]]
+        # a node runs as many jobs at once as it has CPUs: its pool checks as many at once
+        self.actors = [self._pool_actor(n["NodeID"], max(size, int(n["Resources"].get("CPU", 1))))
+                       for n in ray.nodes() if n["Alive"]]
         self._pending: dict[Any, Job] = {}
         try:  # every node's Docker daemon and image, before the first job
             ray.get([a.ready.remote() for a in self.actors])
@@ -127,11 +129,11 @@ class RayExecutor:
                              f"({str(cause)[:500]}); check Docker on every node with "
                              "`codemend sandbox doctor`") from None
 
-    def _pool_actor(self, node_id: str) -> Any:
+    def _pool_actor(self, node_id: str, size: int) -> Any:
         return NodePool.options(
             name=pool_name(node_id, self.tag),
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
-        ).remote(self.config, self.size)
+        ).remote(self.config, size)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict[str, Any] | BaseException]]:
         for job in jobs:
