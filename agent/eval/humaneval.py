@@ -34,8 +34,14 @@ VISIBLE = "tests/test_examples.py"
 HIDDEN = "hidden/test_check.py"
 CHECK_TIMEOUT_S = 60.0
 MAX_EXAMPLES = 6
-WRONG_EXAMPLES: dict[str, set[str]] = {}
-"""Docstring examples (task id -> call text) that the canonical solution does not satisfy."""
+WRONG_EXAMPLES: dict[str, set[str]] = {
+    "HumanEval/47": {"median([-10, 4, 6, 1000, 10, 20])"},  # says 15.0; the median is 8.0
+    "HumanEval/130": {"tri(1)", "tri(4)"},  # lines of the definition, not examples
+    "HumanEval/148": {"bf('Earth', 'Mercury')"},  # says ("Venus"), a string; it is a tuple
+}
+"""Docstring examples (task id -> call text) that the canonical solution does not satisfy:
+every canonical solution was checked against its visible tests in the sandbox, and these
+were the only failures."""
 
 _SEPARATOR = re.compile(r"^\s*(?:==>|==|=>|➞|->|=|:|#\s*returns?|#\s*=>|should\s+return|"
                         r"returns?|--->|-->)\s*", re.IGNORECASE)

@@ -30,7 +30,7 @@ EXAMPLES = ROOT / "tasks" / "examples"
 HOST = "127.0.0.2"
 RAY = str(Path(sys.executable).parent / "ray")
 CODEMEND = [sys.executable, "-m", "codemend.agent.cli"]
-TASKS = "lru_cache,safe_stats,roman_numerals,slugify,textstats"
+TASKS = "lru_cache,safe_stats,slugify"
 
 
 def free_port() -> int:
@@ -159,4 +159,4 @@ def test_ray_gives_the_local_summary_and_retries_a_killed_worker(
         for key in TIMING_KEYS:
             s.pop(key)
     assert summaries[0] == summaries[1]
-    assert summaries[1]["pass_healed"] == 1.0 and summaries[1]["jobs"] == 5
+    assert summaries[1]["pass_healed"] == 1.0 and summaries[1]["jobs"] == 3
