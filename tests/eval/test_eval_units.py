@@ -83,6 +83,8 @@ def test_humaneval_examples_are_literal_asserts():
     assert ("is_simple_power(1, 4)", True) in humaneval.examples_of(problems["HumanEval/76"])
     # a call with a non-literal argument is no example
     assert not any("is_happy(a)" in c for c, _ in humaneval.examples_of(problems["HumanEval/80"]))
+    # a docstring example the canonical solution contradicts is left out
+    assert not any("1000" in c for c, _ in humaneval.examples_of(problems["HumanEval/47"]))
     info = humaneval.task_info(problems["HumanEval/2"])
     assert "pytest.approx(0.5)" in info.tests[humaneval.VISIBLE]
     assert "def check(candidate)" in info.hidden_tests[humaneval.HIDDEN]
