@@ -165,6 +165,17 @@ def load_repo(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
     text, binary, skipped = _read_files(root, max_bytes, max_files)
     head = _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
     branch = _git(root, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+    return from_files(root, text, binary,
+                      head=head.stdout.decode().strip() or None if head.returncode == 0 else None,
+                      branch=branch.stdout.decode().strip() or None if branch.returncode == 0
+                      else None, dirty=_dirty(root), skipped=skipped)
+
+
+def from_files(root: Path, text: dict[str, str], binary: dict[str, bytes], *,
+               head: str | None = None, branch: str | None = None, dirty: bool = False,
+               skipped: list[str] | None = None) -> RepoSnapshot:
+    """A snapshot from files already read (``load_repo``, or a run's stored base): the
+    layout, tests and settings are derived from the texts alone."""
     settings = layout.pytest_settings(text)
     paths = sorted([*text, *binary])
     tests = [p for p in paths if layout.is_test_file(p, settings)]
@@ -173,9 +184,7 @@ def load_repo(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
         raise BadInput(f"{root}: no tests found (no {' or '.join(settings.python_files)} "
                        f"files{where}); add tests first")
     return RepoSnapshot(
-        root=root, files=text, binary=binary,
-        head=head.stdout.decode().strip() or None if head.returncode == 0 else None,
-        branch=branch.stdout.decode().strip() or None if branch.returncode == 0 else None,
-        dirty=_dirty(root), layout=layout.layout_of(paths), pytest=settings, test_files=tests,
+        root=root, files=text, binary=binary, head=head, branch=branch, dirty=dirty,
+        layout=layout.layout_of(paths), pytest=settings, test_files=tests,
         config_files=[p for p in paths if layout.is_config_file(p)],
-        ruff_settings=layout.has_ruff_settings(text), skipped=skipped)
+        ruff_settings=layout.has_ruff_settings(text), skipped=list(skipped or []))
