@@ -114,5 +114,7 @@ def test_suite_loading_and_its_bad_input(tmp_path):
         load_suite("humaneval", f"scripted:{mapping}", only=["1"])
     repos = tmp_path / "repos"
     (repos / "r1" / ".git").mkdir(parents=True)
-    with pytest.raises(BadInput, match="not supported by eval yet"):
+    with pytest.raises(BadInput, match="a repository suite has no replies of its own"):
         load_suite(str(repos), "scripted")
+    suite = load_suite(str(repos), "ollama:m")
+    assert suite.kind == "repos" and suite.tasks[0].repo == str(repos / "r1")
