@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install docker image demo test test-fast bench lint clean
+.PHONY: install docker image demo test test-fast test-destructive bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: image
 
 test: image
 	$(PY) -m pytest -q
+
+# tests that stop the shared dockerd or mount filesystems (CI runs them as part of `make test`)
+test-destructive: image
+	$(PY) -m pytest -q --destructive -m destructive
 
 test-fast: install
 	$(PY) -m pytest -q tests/unit

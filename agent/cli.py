@@ -41,6 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--run-id")
     model_flags(s)
 
+    f = sub.add_parser("fix", help="heal a git repository whose tests fail")
+    f.add_argument("path", nargs="?", default=".", help="the work tree (default: .)")
+    f.add_argument("--max-iterations", type=int)
+    f.add_argument("--out", help="folder for fix.patch, report.json, summary.md (default "
+                   ".codemend/out/RUN_ID)")
+    f.add_argument("--apply", action="store_true", help="write a verified fix into the work "
+                   "tree (refused on a dirty tree unless --force)")
+    f.add_argument("--branch", metavar="NAME", help="commit a verified fix on this new local "
+                   "branch (the work tree and current branch stay as they are)")
+    f.add_argument("--allow-test-edits", action="store_true", help="let the fix change tests "
+                   "and their configuration (skips and dropped assertions are still refused)")
+    f.add_argument("--context-tokens", type=int, help="prompt budget in tokens (default 5000, "
+                   "for an 8k-context model)")
+    f.add_argument("--run-id")
+    model_flags(f)
+
     d = sub.add_parser("demo", help="a bundled task healed by the scripted model")
     d.add_argument("--task", default=None, help="which bundled example (default: safe_stats)")
     d.add_argument("--state-dir")
@@ -87,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--offline", action="store_true", help="local Debian base, no registry")
     b.add_argument("--rebuild", action="store_true", help="build even if up to date")
     sbs.add_parser("doctor", help="report the daemon, the image and the hardening")
+
+    from codemend.agent.ci.cli import add_ci_parser
+    add_ci_parser(sub, model_flags)
     return p
 
 
@@ -97,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
             from codemend.agent import sandbox_commands as cmds
         elif args.command == "repair":
             from codemend.agent.repair import command as cmds  # type: ignore[no-redef]
+        elif args.command == "fix":
+            from codemend.agent import fix_commands as cmds  # type: ignore[no-redef]
+        elif args.command == "ci":
+            from codemend.agent.ci import commands as cmds  # type: ignore[no-redef]
         else:
             from codemend.agent import run_commands as cmds  # type: ignore[no-redef]
         return getattr(cmds, f"cmd_{args.command}")(args)

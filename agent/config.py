@@ -17,7 +17,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = "ollama:qwen2.5-coder:7b"
-    """Model as ``provider:name`` (see DESIGN.md, "Models")."""
+    """Model as ``provider:name`` (see docs/ARCHITECTURE.md, "Models")."""
     fallback_model: str | None = None
     """A second model, tried for the rest of the budget where a run would escalate."""
     base_url: str | None = None

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from codemend.agent.extract import FormatError, extract_files, reply_summary
+from codemend.agent.extract import FormatError, reply_summary
+from codemend.agent.kinds import kind_of
 from codemend.agent.models.base import Model
-from codemend.agent.prompts import fixer_messages, generator_messages
 from codemend.agent.routing import better, stuck_reason
 from codemend.agent.state import Attempt, Escalation, RunState
 from codemend.sandbox.base import Sandbox
@@ -31,6 +31,9 @@ class Deps:
 
     model: Model
     sandbox: Sandbox
+    repo_bases: Any = None
+    """Repository runs: the base snapshots and baselines (``agent.repo.store.RepoBases``);
+    the run store fills it in."""
     fallback: Model | None = None
     """The ``--fallback-model``, used once the run has switched to it."""
 
@@ -52,7 +55,7 @@ def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], nod
                               "completion_tokens": state.completion_tokens
                               + reply.completion_tokens}
     try:
-        update["files"] = extract_files(reply.text, state.task.solution_files)
+        update["files"] = kind_of(state.task).apply_reply(state, deps, reply.text)
         update["format_error"] = None
     except FormatError as exc:
         update["format_error"] = str(exc)
@@ -61,18 +64,14 @@ def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], nod
 
 def generate(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """The first attempt: the task, its visible tests and the files to write."""
-    messages = generator_messages(state.task, hint=state.hint, feedback=state.feedback)
+    messages = kind_of(state.task).messages(state, runtime.context, "generate")
     return {**_model_step(state, runtime.context, messages, "generate"), "hint": None,
             "feedback": None}
 
 
 def fix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """The model repairs the current code from the last check's structured failures."""
-    last = state.last
-    files = state.files or (state.attempts[state.best].files if state.best is not None else {})
-    messages = fixer_messages(state.task, files, last.report if last else None,
-                              format_error=state.format_error, hint=state.hint,
-                              feedback=state.feedback)
+    messages = kind_of(state.task).messages(state, runtime.context, "fix")
     return {**_model_step(state, runtime.context, messages, "fix"), "hint": None,
             "feedback": None}
 
@@ -80,7 +79,8 @@ def fix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
 def autofix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """ruff --fix and ruff format, in the sandbox, without a model call."""
     result = runtime.context.sandbox.autofix(Workspace(files=state.files))
-    files = {**state.files, **result.files} if result.ok else state.files
+    kind = kind_of(state.task)
+    files = kind.merge_autofix(state, runtime.context, result.files) if result.ok else state.files
     return {"files": files, "source": "autofix", "format_error": None,
             "summary": "ruff --fix and ruff format (no model call)"}
 
@@ -106,8 +106,10 @@ def check(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
                           model=state.current_model if call is not None else None)
     else:
         started = time.monotonic()
-        report = checked(runtime.context.sandbox, state.task.workspace(state.files),
-                         state.task.check_timeout_s)
+        kind = kind_of(state.task)
+        report = kind.judge(state, runtime.context, checked(
+            runtime.context.sandbox, kind.workspace(state, runtime.context),
+            state.task.check_timeout_s))
         attempt = Attempt(n=n, node=state.source, files=state.files, verdict=report.verdict,
                           passed=report.tests.passed,
                           failed=report.tests.failed + report.tests.errors,

@@ -77,6 +77,10 @@ def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Co
         out = store.resume(out.run_id, deps, decision,
                            on_attempt=lambda a, _: render.attempt_line(console, a),
                            on_note=note_printer(console))
+    if out.state.task.kind == "repo":
+        from codemend.agent.fix_commands import finish_repo
+
+        return finish_repo(args, store, out, out_dir)
     if out.state.attempts:
         write_outputs(out, out_dir, force=bool(getattr(args, "force", False)),
                       resume=store.resume_command(out.run_id))

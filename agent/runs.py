@@ -15,6 +15,7 @@ from typing import Any
 
 from codemend.agent.graph import build_graph
 from codemend.agent.nodes import Deps
+from codemend.agent.repo.store import RepoBases
 from codemend.agent.state import Attempt, RunState, TaskInfo
 from codemend.sandbox.errors import BadInput, InfraError
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -25,6 +26,7 @@ from langgraph.types import Command
 # The only classes a checkpoint may hold besides plain data (strict msgpack allowlist).
 CHECKPOINT_TYPES = [
     *(("codemend.agent.state", n) for n in ("RunState", "TaskInfo", "Attempt", "Escalation")),
+    *(("codemend.agent.repo.task", n) for n in ("RepoTask", "Counts")),
     *(("codemend.sandbox.report", n) for n in ("CheckReport", "LintReport", "TestReport", "TestCase",
                                                "Finding"))]
 
@@ -227,6 +229,8 @@ class RunStore:
         stops; each checked attempt goes to ``on_attempt``, a model switch to ``on_note``."""
         config = self._config(run_id)
         resume = self.resume_command(run_id)
+        if deps.repo_bases is None:
+            deps.repo_bases = RepoBases(self.conn)
         try:
             with db_errors(self.path, resume):
                 for update in self.graph.stream(payload, config, context=deps,

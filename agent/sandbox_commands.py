@@ -39,7 +39,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         if args.action == "build":
             from codemend.sandbox.image import build_image, image_exists, image_tag
 
-            tag = image_tag()
+            tag = image_tag(client)
             if image_exists(client, tag) and not args.rebuild:
                 console.print(f"{tag} is up to date (its inputs are unchanged); "
                               "--rebuild builds it again")

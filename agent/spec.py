@@ -2,7 +2,7 @@
 
 Every problem with a spec is a ``BadInput`` whose message is one line:
 ``{spec file}: {field}: {what is wrong}; {how to fix}``. Nothing else escapes
-``load_task`` (see DESIGN.md, "Task spec (TOML)").
+``load_task`` (see docs/ARCHITECTURE.md, "Task spec (TOML)").
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def explain(error: Any, loc: tuple[Any, ...]) -> str:
     if kind == "value_error":
         return str(error.get("ctx", {}).get("error", error["msg"]))
     key = next((p for p in reversed(loc) if isinstance(p, str)), "")
-    hint = FIX_HINTS.get(key, "check the spec format in DESIGN.md")
+    hint = FIX_HINTS.get(key, "check the spec format in docs/ARCHITECTURE.md")
     got = show(error.get("input"))
     if kind == "extra_forbidden":
         model = (SpecFile if len(loc) == 1 else Limits if loc[0] == "limits" else TestEntry)

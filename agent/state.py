@@ -5,12 +5,14 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal
 
+from codemend.agent.repo.task import RepoTask
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.workspace import Workspace
 from pydantic import BaseModel, Field
 
 Node = Literal["baseline", "generate", "autofix", "fix", "edit"]
 Status = Literal["running", "solved", "escalated", "failed"]
+"""A repository run reports ``solved`` as ``fixed`` (agent/repo/output.py)."""
 
 
 class TaskInfo(BaseModel):
@@ -20,6 +22,10 @@ class TaskInfo(BaseModel):
     prompt: str
     solution_files: list[str]
     tests: dict[str, str]
+    kind: Literal["spec", "repo"] = "spec"
+    """How the workspace, prompts, edits and verification are made (agent/kinds.py)."""
+    repo: RepoTask | None = None
+    """For ``kind == "repo"``: the repository, its baseline and targets."""
     hidden_tests: dict[str, str] = Field(default_factory=dict)
     check_timeout_s: float = 60.0
     spec_path: str = ""

@@ -32,10 +32,15 @@ ENV = {"LANG": "C.UTF-8", "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"}
 
 
 def manifest(ws: Workspace, cfg: SandboxConfig, timeout_s: float, mode: str) -> dict:
-    return {"token": secrets.token_hex(8), "mode": mode, "timeout_s": timeout_s,
-            "output_limit_bytes": cfg.output_limit_bytes,
-            "report_limit_bytes": cfg.report_limit_bytes, "lint_select": cfg.lint_select,
-            "lint_paths": ws.lint_paths, "test_paths": ws.test_paths}
+    """The runner's manifest (argv or one line: small). A repository's test list and
+    settings travel in the workspace tar instead (``meta/repo.json``)."""
+    m = {"token": secrets.token_hex(8), "mode": mode, "timeout_s": timeout_s,
+         "output_limit_bytes": cfg.output_limit_bytes,
+         "report_limit_bytes": cfg.report_limit_bytes, "lint_select": cfg.lint_select,
+         "lint_paths": ws.lint_paths, "test_paths": ws.test_paths}
+    if ws.mode == "repo":
+        m.update(workspace="repo", test_paths=[])
+    return m
 
 
 def stream_cap(cfg: SandboxConfig) -> int:
@@ -74,7 +79,7 @@ class RunnerChecks:
         timeout = timeout_s or self.config.timeout_s
         m = manifest(workspace, self.config, timeout, "check")
         facts = self.run(m, workspace.tar_bytes(), timeout)
-        return build_report(facts, f"/work/{m['token']}", timeout)
+        return build_report(facts, f"/work/{m['token']}", timeout, repo=workspace.mode == "repo")
 
     def autofix(self, workspace: Workspace) -> FixResult:
         only_code = Workspace(files=workspace.files)

@@ -69,7 +69,7 @@ def doctor(client: docker.DockerClient, say: Callable[[str], None]) -> bool:
     cgroup = client.info().get("CgroupVersion", "?")
     line(True, f"Docker daemon {info.get('Version')} (API {info.get('ApiVersion')}), "
                f"cgroup v{cgroup}")
-    tag = image_tag()
+    tag = image_tag(client)
     p = pins()
     line(True, f"image {tag} ({'present' if image_exists(client, tag) else 'missing: building'}); "
                f"ruff {p.get('RUFF_VERSION')}, pytest {p.get('PYTEST_VERSION')}")

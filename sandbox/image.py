@@ -50,15 +50,38 @@ def pins() -> dict[str, str]:
     return dict(re.findall(r"^ARG (\w+_VERSION)=(\S+)$", text, flags=re.M))
 
 
-def inputs_hash() -> str:
+def inputs_hash(base_id: str = "") -> str:
+    """The Dockerfile, the runner files and the id of the base image they are built on: a
+    base that changed (a new ``python:3.12-slim``, a fresh debootstrap) is a new image."""
     h = hashlib.sha256()
     for path in (dockerfile_path(), *(HERE / f for f in RUNNER_FILES)):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(b"base\0" + base_id.encode())
     return h.hexdigest()[:12]
 
 
-def image_tag() -> str:
-    return f"{REPO}:{inputs_hash()}"
+def online_base_name() -> str:
+    return os.environ.get("CODEMEND_BASE_IMAGE", DEFAULT_BASE)
+
+
+def current_base(client: docker.DockerClient) -> tuple[str, str] | None:
+    """The base a build would use now without downloading, as (name, image id): the online
+    base when the daemon holds it, else the locally made one; None when there is neither."""
+    for name in (online_base_name(), LOCAL_BASE):
+        try:
+            return name, client.images.get(name).id
+        except docker.errors.ImageNotFound:
+            continue
+    return None
+
+
+def image_tag(client: docker.DockerClient | None = None, base_id: str | None = None) -> str:
+    """The check image's tag: a hash of its inputs, base image id included. Give the
+    ``base_id``, or a ``client`` to look the current base up (no base yet: an empty id)."""
+    if base_id is None:
+        found = current_base(client) if client is not None else None
+        base_id = found[1] if found else ""
+    return f"{REPO}:{inputs_hash(base_id)}"
 
 
 def image_exists(client: docker.DockerClient, ref: str) -> bool:
@@ -71,10 +94,10 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
 
 def ensure_image(client: docker.DockerClient, progress: Progress | None = None) -> str:
     """Return the image tag, building the image first if it is missing."""
-    tag = image_tag()
+    tag = image_tag(client)
     if not image_exists(client, tag):
         (progress or _quiet)(f"sandbox image {tag} is missing: building it (once)")
-        build_image(client, offline=None, progress=progress)
+        tag = build_image(client, offline=None, progress=progress)
     return tag
 
 
@@ -82,7 +105,6 @@ def build_image(client: docker.DockerClient, offline: bool | None = None,
                 progress: Progress | None = None) -> str:
     """Build the image. ``offline``: True forces the local base, None tries online first."""
     say = progress or _quiet
-    tag = image_tag()
     base = None
     if not offline:
         base = _online_base(client, say)
@@ -91,6 +113,8 @@ def build_image(client: docker.DockerClient, offline: bool | None = None,
                                   "build --offline`")
     if base is None:
         base = local_base(client, say)
+    base_id = client.images.get(base).id
+    tag = image_tag(base_id=base_id)
     py = _base_python(client, base)
     wheels = download_wheels(py, say)
     with tempfile.TemporaryDirectory(prefix="codemend-build-") as ctx:
@@ -105,7 +129,8 @@ def build_image(client: docker.DockerClient, offline: bool | None = None,
                                          buildargs={"BASE_IMAGE": base}, rm=True,
                                          forcerm=True, pull=False, decode=True,
                                          network_mode="none",
-                                         labels={"codemend.inputs": inputs_hash()}):
+                                         labels={"codemend.inputs": inputs_hash(base_id),
+                                                 "codemend.base": base_id}):
                 if "error" in line:
                     raise ImageBuildError(f"image build failed: {line['error'].strip()}")
                 text = str(line.get("stream", "")).strip()
@@ -118,7 +143,7 @@ def build_image(client: docker.DockerClient, offline: bool | None = None,
 
 
 def _online_base(client: docker.DockerClient, say: Progress) -> str | None:
-    base = os.environ.get("CODEMEND_BASE_IMAGE", DEFAULT_BASE)
+    base = online_base_name()
     if image_exists(client, base):
         return base
     say(f"pulling {base}")

@@ -1,4 +1,4 @@
-"""The check report: data, never exceptions. Shapes follow DESIGN.md's ``--json``."""
+"""The check report: data, never exceptions. Shapes follow docs/ARCHITECTURE.md's ``--json``."""
 
 from __future__ import annotations
 

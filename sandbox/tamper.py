@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,10 +79,26 @@ class _Scanner(ast.NodeVisitor):
         self.path = path
         self.aliases: dict[str, str] = {}
         self.signs: dict[tuple[str, int], Sign] = {}
+        self.spans: dict[tuple[str, int], tuple[int, int]] = {}
+        """Lines of the statement (or a compound statement's header) of each sign."""
+        self.stmt: ast.stmt | None = None
 
     def add(self, code: str, what: str, node: ast.AST, fatal: bool = False) -> None:
         line = getattr(node, "lineno", 0)
         self.signs.setdefault((code, line), Sign(code, what, f"{self.path}:{line}", fatal))
+        span = (line, getattr(node, "end_lineno", None) or line)
+        if not isinstance(node, ast.stmt) and self.stmt is not None:
+            span = _header(self.stmt)  # an expression: the statement it belongs to
+        self.spans.setdefault((code, line), span)
+
+    def visit(self, node: ast.AST):
+        if not isinstance(node, ast.stmt):
+            return super().visit(node)
+        outer, self.stmt = self.stmt, node
+        try:
+            return super().visit(node)
+        finally:
+            self.stmt = outer
 
     def dotted(self, node: ast.AST) -> str:
         parts = []
@@ -183,6 +200,18 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _header(stmt: ast.stmt) -> tuple[int, int]:
+    """A simple statement's lines; for ``if``/``for``/``with``/... only the lines before
+    its body, so a change in the body does not count for the condition."""
+    end = getattr(stmt, "end_lineno", None) or stmt.lineno
+    body = getattr(stmt, "body", None)
+    if isinstance(body, list) and body and not isinstance(stmt, (ast.FunctionDef,
+                                                                 ast.AsyncFunctionDef)):
+        first = min([body[0].lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+        end = max(stmt.lineno, first - 1)
+    return stmt.lineno, end
+
+
 def _constant_result(node: ast.AST) -> Any:
     """The constant a function always returns (None if it can return anything else)."""
     if isinstance(node, ast.Lambda):
@@ -193,20 +222,53 @@ def _constant_result(node: ast.AST) -> Any:
     return values.pop() if len(values) == 1 and returns else None
 
 
-def scan_source(path: str, source: str) -> list[Sign]:
-    """Signs in one solution file. Unparseable code is left to ruff and pytest."""
-    if len(source) > SCAN_CAP:
-        return [Sign("T199", f"is larger than {SCAN_CAP >> 10} KiB: not scanned", path)]
+def _scanned(path: str, source: str) -> _Scanner | None:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+        return None
     scanner = _Scanner(path)
     try:
         scanner.visit(tree)
     except RecursionError:
         scanner.add("T199", "is too deeply nested to scan", tree)
+    return scanner
+
+
+def scan_source(path: str, source: str) -> list[Sign]:
+    """Signs in one solution file. Unparseable code is left to ruff and pytest."""
+    if len(source) > SCAN_CAP:
+        return [Sign("T199", f"is larger than {SCAN_CAP >> 10} KiB: not scanned", path)]
+    scanner = _scanned(path, source)
+    if scanner is None:
+        return []
     return sorted(scanner.signs.values(), key=lambda s: (s.where, s.code))
+
+
+def scan_changed(changes: Iterable[tuple[str, str, Iterable[int]]]) -> list[Sign]:
+    """Signs on changed lines only (repository mode): ``changes`` holds ``(path, new text,
+    changed line numbers)`` triples, lines counted from 1 in the new text. The whole file
+    is parsed, so imports and aliases are resolved, but only a sign whose statement
+    touches a changed line is kept: ordinary library code around the change (``builtins``,
+    ``sys.modules``, ...) is not flagged. Files of any size are scanned."""
+    out: list[Sign] = []
+    for path, source, lines in changes:
+        changed = set(lines)
+        if not changed or not path.endswith(".py"):
+            continue
+        scanner = _scanned(path, source)
+        if scanner is None:
+            continue
+        for key, sign in scanner.signs.items():
+            first, last = scanner.spans.get(key, (key[1], key[1]))
+            if sign.code == "T199" or any(first <= n <= last for n in changed):
+                out.append(sign)
+    return sorted(out, key=lambda s: (s.where.rsplit(":", 1)[0], _line(s), s.code))
+
+
+def _line(sign: Sign) -> int:
+    tail = sign.where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
 
 
 def scan_sources(sources: dict[str, str]) -> list[Sign]:
@@ -251,7 +313,10 @@ def _norm(case_id: str) -> str:
     return case_id.replace("::", ".")
 
 
-def _skip_signs(tests: TestReport, inv_tests: dict, workdir: str) -> list[Sign]:
+def _skip_signs(tests: TestReport, inv_tests: dict, workdir: str,
+                solution: set[str] | None = None) -> list[Sign]:
+    """``solution`` (repository mode): only a skip raised from a non-test file of the
+    workspace is fatal; one from a plugin or the standard library is evidence."""
     signs = []
     # an xfail marker may come from the test file or from a conftest.py among the tests
     conftest_xfail = any(e.get("xfail") for path, e in inv_tests.items()
@@ -263,8 +328,9 @@ def _skip_signs(tests: TestReport, inv_tests: dict, workdir: str) -> list[Sign]:
         if case.traceback:
             origin = _skip_origin(case.traceback, workdir)
             if origin not in inv_tests:
+                fatal = solution is None or origin in solution
                 signs.append(Sign("T202", f"{case.id} was skipped from outside the test files "
-                                  f"({(origin or 'unknown place')[:120]})", fatal=True))
+                                  f"({(origin or 'unknown place')[:120]})", fatal=fatal))
         elif not ((inv_tests.get(file) or {}).get("xfail") or conftest_xfail):
             signs.append(Sign("T203", f"{case.id} was marked xfail, but its test file never "
                               "uses xfail", fatal=True))
@@ -283,12 +349,16 @@ def _module_skips(tests: TestReport, inv_tests: dict, workdir: str) -> set[str]:
     return out
 
 
-def _missing_signs(tests: TestReport, inv_tests: dict, workdir: str) -> list[Sign]:
+def _missing_signs(tests: TestReport, inv_tests: dict, workdir: str,
+                   repo: bool = False) -> list[Sign]:
+    """Repository mode: the project's own settings may deselect tests, so only files pytest
+    reported on count and the sign is evidence; the fix loop compares with its baseline."""
     reported = [_norm(c.id) for c in tests.cases]
     skipped_files = _module_skips(tests, inv_tests, workdir)
+    seen_files = {c.id.split("::", 1)[0] for c in tests.cases}
     missing = []
     for path, entry in inv_tests.items():
-        if path in skipped_files:
+        if path in skipped_files or (repo and path not in seen_files):
             continue
         for tid in (entry or {}).get("ids") or []:
             key = _norm(str(tid))
@@ -298,7 +368,7 @@ def _missing_signs(tests: TestReport, inv_tests: dict, workdir: str) -> list[Sig
         return []
     return [Sign("T201", f"{len(missing)} test(s) in the test files are missing from the "
                  f"report (deselected, skipped at import or removed): {', '.join(missing[:5])}",
-                 fatal=True)]
+                 fatal=not repo)]
 
 
 def _is_int(value: Any) -> bool:
@@ -375,8 +445,11 @@ def _strs(value: Any) -> list[str]:
     return [str(v)[:300] for v in value[:20]] if isinstance(value, list) else []
 
 
-def cross_check(doc: dict, tests: TestReport, workdir: str, junit_present: bool) -> list[Sign]:
-    """Compare inventory, witness, JUnit report and exit code of one run."""
+def cross_check(doc: dict, tests: TestReport, workdir: str, junit_present: bool,
+                repo: bool = False) -> list[Sign]:
+    """Compare inventory, witness, JUnit report and exit code of one run. ``repo``: the
+    repository-mode rules (T201 is evidence, T202 and T209 are fatal only for what is
+    neither the project's tests nor outside the workspace: see docs/SECURITY.md)."""
     inv, w = doc.get("inventory"), doc.get("witness")
     if not well_formed_inventory(inv) or not well_formed_witness(w):
         return [Sign("T200", "the runner's tamper evidence (inventory, witness) is missing "
@@ -384,28 +457,34 @@ def cross_check(doc: dict, tests: TestReport, workdir: str, junit_present: bool)
     inv_tests = inv["tests"]
     rc = doc["pytest"].get("rc") if isinstance(doc.get("pytest"), dict) else None
     signs: list[Sign] = []
+    solution = set(inv["solution_files"]) if repo else None
     if junit_present:
         signs += _witness_signs(w, tests, rc)
-        signs += _skip_signs(tests, inv_tests, workdir)
+        signs += _skip_signs(tests, inv_tests, workdir, solution)
         if tests.ok:
-            signs += _missing_signs(tests, inv_tests, workdir)
+            signs += _missing_signs(tests, inv_tests, workdir, repo)
     for path in _strs(w.get("plugins")):
         rel = _rel(path, workdir)
         if rel not in inv_tests:
+            # a repository may register its own package as a plugin; code outside it may not
+            fatal = solution is None or rel not in solution
             signs.append(Sign("T209", f"a pytest plugin was registered from {rel[:120]}, which "
-                              "is not a test file", fatal=True))
+                              "is not a test file", fatal=fatal))
     signs += [Sign("T211", note) for note in _strs(w.get("notes"))]
     return signs
 
 
-def evaluate(doc: dict, tests: TestReport, workdir: str, junit_present: bool) -> list[Sign]:
-    """All tamper signs for one runner document: static scan, config files, cross-checks."""
+def evaluate(doc: dict, tests: TestReport, workdir: str, junit_present: bool,
+             repo: bool = False) -> list[Sign]:
+    """All tamper signs for one runner document: static scan, config files, cross-checks.
+    ``repo``: a repository's files are not scanned here (the caller scans changed lines
+    with ``scan_changed``), and its configuration files belong to it."""
     inv = doc.get("inventory")
     signs = []
-    if well_formed_inventory(inv):
+    if well_formed_inventory(inv) and not repo:
         signs += config_signs(inv["solution_files"]) + scan_sources(inv["sources"])
-    if isinstance(inv, dict) and inv.get("sources_truncated"):
+    if isinstance(inv, dict) and inv.get("sources_truncated") and not repo:
         signs.append(Sign("T199", "some solution files were too large to scan"))
-    signs += cross_check(doc, tests, workdir, junit_present)
+    signs += cross_check(doc, tests, workdir, junit_present, repo)
     fatal = [s for s in signs if s.fatal]
     return (fatal + [s for s in signs if not s.fatal])[:MAX_SIGNS]

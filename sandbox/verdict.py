@@ -82,10 +82,12 @@ def _tests(doc: dict) -> tuple[TestReport, bool]:
     return tests, present
 
 
-def build_report(facts: RunFacts, workdir: str, timeout_s: float) -> CheckReport:
-    """The report for one run. Never raises: a report nobody can read is infra_error."""
+def build_report(facts: RunFacts, workdir: str, timeout_s: float,
+                 repo: bool = False) -> CheckReport:
+    """The report for one run. Never raises: a report nobody can read is infra_error.
+    ``repo``: a repository-mode workspace (tamper.evaluate's repository rules)."""
     try:
-        return _build(facts, workdir, timeout_s)
+        return _build(facts, workdir, timeout_s, repo)
     except Exception as exc:  # noqa: BLE001 - the report is data, never an exception
         return CheckReport(verdict="infra_error", duration_s=round(_num(facts.duration_s), 3),
                            lint=LintReport(ok=False, error="no lint report"),
@@ -94,7 +96,7 @@ def build_report(facts: RunFacts, workdir: str, timeout_s: float) -> CheckReport
                                    f"({type(exc).__name__}: {str(exc)[:200]})")
 
 
-def _build(facts: RunFacts, workdir: str, timeout_s: float) -> CheckReport:
+def _build(facts: RunFacts, workdir: str, timeout_s: float, repo: bool) -> CheckReport:
     raw = facts.stdout.decode("utf-8", errors="replace")
     doc = runner_doc(facts)
     lint = LintReport(ok=False, error="no lint report")
@@ -109,7 +111,7 @@ def _build(facts: RunFacts, workdir: str, timeout_s: float) -> CheckReport:
         raw_lint = ruff.get("json")
         lint = parse_ruff(raw_lint if isinstance(raw_lint, str) else "", workdir)
         tests, present = _tests(doc)
-        signs = tamper.evaluate(doc, tests, workdir, present)
+        signs = tamper.evaluate(doc, tests, workdir, present, repo=repo)
         output = trim(str(pytest.get("stdout", "")), 1000, 3000)
     oom = facts.oom_killed or (doc is not None and
                                _num(doc.get("oom_kills_after")) > _num(doc.get("oom_kills_before")))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import tarfile
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from codemend.sandbox.errors import BadInput
 from pydantic import BaseModel, Field, field_validator
@@ -37,27 +39,58 @@ def check_relpath(path: str) -> str:
 
 class Workspace(BaseModel):
     """Files by relative POSIX path. ``files`` are the code under check (linted);
-    ``tests`` are the test files (collected by pytest). Both are read-only inside."""
+    ``tests`` are the test files (collected by pytest). Both are read-only inside.
+
+    ``mode="task"`` (spec tasks, ``codemend check``) runs pytest with codemend's own
+    settings on ``tests`` and lints ``files`` with codemend's rules. ``mode="repo"`` (an
+    existing repository, see codemend.agent.repo) runs the project as it runs itself:
+    its pytest settings and test paths, its ruff settings when it has them, ``src/`` on
+    sys.path for a src layout; the static tamper scan is left to the caller, which scans
+    changed lines only (``tamper.scan_changed``)."""
 
     files: dict[str, str] = Field(default_factory=dict)
     tests: dict[str, str] = Field(default_factory=dict)
+    mode: Literal["task", "repo"] = "task"
+    binary: dict[str, bytes] = Field(default_factory=dict)
+    """Repository mode: files that are not UTF-8 text, delivered byte for byte."""
+    python_paths: list[str] = Field(default_factory=list)
+    """Repository mode: folders put on sys.path before the root (``["src"]``)."""
+    ruff_settings: bool = False
+    """Repository mode: lint with the project's ruff settings (else codemend's rules)."""
 
-    @field_validator("files", "tests")
+    @field_validator("files", "tests", "binary")
     @classmethod
-    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
+    def _paths(cls, value: dict) -> dict:
         return {check_relpath(k): v for k, v in value.items()}
 
+    @field_validator("python_paths")
+    @classmethod
+    def _path_list(cls, value: list[str]) -> list[str]:
+        return [check_relpath(v) for v in value]
+
     def tar_bytes(self) -> bytes:
-        """The workspace as an uncompressed tar, files under ``files/``."""
+        """The workspace as an uncompressed tar, files under ``files/``; a repository's
+        settings for the runner in ``meta/repo.json``."""
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for rel, text in {**self.files, **self.tests}.items():
-                data = text.encode("utf-8", errors="surrogateescape")
-                info = tarfile.TarInfo(f"files/{rel}")
-                info.size = len(data)
-                info.mode = 0o444
-                tar.addfile(info, io.BytesIO(data))
+            members = {rel: text.encode("utf-8", errors="surrogateescape")
+                       for rel, text in {**self.files, **self.tests}.items()}
+            members.update(self.binary)
+            for rel, data in members.items():
+                _add(tar, f"files/{rel}", data)
+            if self.mode == "repo":
+                _add(tar, "meta/repo.json", json.dumps(self.repo_meta()).encode())
         return buf.getvalue()
+
+    def repo_meta(self) -> dict:
+        return {"python_paths": self.python_paths, "ruff_settings": self.ruff_settings,
+                "tests": self.test_paths}
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(len(t.encode("utf-8", "surrogateescape")) for t in
+                   [*self.files.values(), *self.tests.values()]) + \
+            sum(len(b) for b in self.binary.values())
 
     def planted_config(self) -> list[str]:
         """Configuration files among ``files`` (the code under check). A ``conftest.py``
@@ -67,11 +100,24 @@ class Workspace(BaseModel):
 
     @property
     def lint_paths(self) -> list[str]:
+        if self.mode == "repo":
+            return ["."]  # the project's own includes and excludes decide
         return sorted(p for p in self.files if p.endswith(".py"))
 
     @property
     def test_paths(self) -> list[str]:
+        """Task mode: pytest's arguments. Repository mode: the test files inventoried
+        before the run (pytest itself follows the project's ``testpaths``)."""
+        if self.mode == "repo":
+            return sorted(p for p in self.tests if p.endswith(".py"))
         return sorted(self.tests)
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o444
+    tar.addfile(info, io.BytesIO(data))
 
 
 def _read_tree(root: Path, what: str) -> dict[str, str]:

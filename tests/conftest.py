@@ -15,6 +15,8 @@ import pytest
 # tests/ holds shared helpers (contract suite, local OpenAI server): make them importable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+pytest_plugins = ["ci_rules"]
+
 LOCAL_NAMES = {"localhost", "testserver"}
 
 

@@ -103,6 +103,7 @@ def _openai_compat(
                        "--base-url http://HOST:PORT/v1")
     settings: dict[str, object] = {
         "base_url": base_url or DEFAULT_URLS[provider], "model": name, "api_key": api_key,
+        "api_key_env": "OPENAI_API_KEY" if provider == "openai" else API_KEY_ENV,
         "temperature": temperature, "seed": seed}
     if timeout_s is not None:
         settings["read_timeout_s"] = timeout_s

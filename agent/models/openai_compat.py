@@ -34,6 +34,8 @@ SNIPPET_CHARS = 200
 RATE_HINT = "the server is rate-limiting: wait and try again, or pick another with --model"
 SLOW_HINT = ("the model may be loading or too slow: raise the read timeout, or pick a smaller "
              "one with --model")
+ANSWERED_HINT = ("the server answered with an error: see its own message above and its log, "
+                 "or pick another with --model")
 
 
 class OpenAICompatConfig(BaseModel):
@@ -47,6 +49,8 @@ class OpenAICompatConfig(BaseModel):
     """Model name sent in the request, e.g. ``qwen2.5-coder:7b``."""
     api_key: SecretStr | None = None
     """Bearer token, sent as ``Authorization``; never logged."""
+    api_key_env: str = "CODEMEND_API_KEY"
+    """The environment variable the key came from, named in 401/403 messages."""
     temperature: float | None = Field(None, ge=0)
     """Sampling temperature; sent only when set."""
     seed: int | None = None
@@ -170,8 +174,11 @@ class OpenAICompatModel:
                 status = resp.status_code
                 if status in (408, 429) or status >= 500:
                     after = _retry_after(resp.headers.get("retry-after"))
-                    hint = RATE_HINT if status == 429 else START_HINT
-                    raise _Retry(f"HTTP {status}", ModelUnavailable, retry_after=after, hint=hint)
+                    # the server answered: keep its own words, and don't say "start it"
+                    detail = _error_detail(_read_capped(resp, 4096)[0])
+                    reason = f"HTTP {status}" + (f" ({detail})" if detail else "")
+                    hint = RATE_HINT if status == 429 else ANSWERED_HINT
+                    raise _Retry(reason, ModelUnavailable, retry_after=after, hint=hint)
                 if not 200 <= status < 300:
                     body, _ = _read_capped(resp, 4096)
                     raise ModelProtocolError(self._status_message(resp, body))
@@ -212,7 +219,9 @@ class OpenAICompatModel:
         if detail:
             msg += f" ({detail})"
         if status in (401, 403):
-            msg += "; check the API key (OPENAI_API_KEY for openai:)"
+            var = self.config.api_key_env
+            msg += (f"; check the API key in {var}" if self.config.api_key is not None
+                    else f"; no API key was sent: set {var}")
         elif status == 404:
             msg += (f"; is model {self.config.model!r} available there (Ollama: `ollama pull "
                     f"{self.config.model}`) and is the base URL right?")
@@ -343,7 +352,7 @@ def _error_detail(body: bytes) -> str:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _snippet(body)
-    error = data.get("error") if isinstance(data, dict) else None
+    error = data.get("error") or data.get("detail") if isinstance(data, dict) else None
     if isinstance(error, dict):
         error = error.get("message")
     return _snippet(str(error).encode()) if error else ""

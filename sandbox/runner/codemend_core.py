@@ -150,11 +150,12 @@ def _safe_relpath(name: str) -> str | None:
     return "/".join(parts)
 
 
-def _unpack(workdir: str, writable: bool = False) -> list[str]:
+def _unpack(workdir: str, writable: bool = False, meta: dict | None = None) -> list[str]:
     """Read the workspace tar from stdin; write its files root-owned and read-only.
 
     With ``writable`` (fix mode) the files and folders belong to the sandbox uid instead,
-    so ruff can rewrite them. Returns the relative paths written.
+    so ruff can rewrite them. A repository's settings (``meta/repo.json``) go to ``meta``.
+    Returns the relative paths written.
     """
     written = []
     with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
@@ -167,6 +168,9 @@ def _unpack(workdir: str, writable: bool = False) -> list[str]:
                 raise ValueError("workspace larger than the sandbox accepts")
             data = tar.extractfile(member).read()
             rel = _safe_relpath(member.name)
+            if rel == "meta/repo.json" and meta is not None:
+                meta.update(json.loads(data))
+                continue
             if rel is None or not rel.startswith("files/"):
                 continue
             target = os.path.join(workdir, rel[len("files/"):])
@@ -259,7 +263,10 @@ def _begin(manifest_text: str | bytes) -> tuple[dict, str, str, list[str]]:
     token = "".join(c for c in str(manifest.get("token", "x")) if c.isalnum())[:32] or "x"
     workdir = f"/work/{token}"
     os.makedirs(workdir, mode=0o755)
-    files = _unpack(workdir, writable=(manifest.get("mode", "check") == "fix"))
+    meta: dict = {}
+    files = _unpack(workdir, writable=(manifest.get("mode", "check") == "fix"), meta=meta)
+    if manifest.get("workspace") == "repo":
+        manifest["repo"] = meta
     return manifest, token, workdir, files
 
 
@@ -287,6 +294,26 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
             "--tb=short", "-q", "--no-summary", "--color=no", "-s", *test_paths]
 
 
+def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str]) -> list[str]:
+    """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
+    with the report options the runner needs and ``src/`` on sys.path through pytest's
+    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)."""
+    extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
+    return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
+            "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
+            "--color=no", "-s"]
+
+
+def ruff_args(manifest: dict, lint_paths: list[str]) -> list[str]:
+    """``ruff check`` with codemend's rules, or a repository's own settings if it has any."""
+    repo = manifest.get("repo") if manifest.get("workspace") == "repo" else None
+    if repo is not None and repo.get("ruff_settings"):
+        return ["check", "--no-cache", "--output-format", "json", "--exit-zero", *lint_paths]
+    select = str(manifest.get("lint_select") or "E4,E7,E9,F")
+    return ["check", "--isolated", "--no-cache", "--select", select, "--output-format", "json",
+            "--exit-zero", *lint_paths]
+
+
 def check(manifest: dict, workdir: str, token: str, started: float,
           forked_pytest=None) -> dict:
     """Run ruff and pytest concurrently as the sandbox uid; collect their reports.
@@ -303,15 +330,20 @@ def check(manifest: dict, workdir: str, token: str, started: float,
     junit_path = f"/report/{token}/junit.xml"
     env = _env()
     oom_before = _oom_kills()
-    select = str(manifest.get("lint_select") or "E4,E7,E9,F")
-    args = pytest_args(workdir, junit_path, test_paths)
-    inv = inventory(workdir, _workspace_files(workdir), test_paths)  # before any sandboxed code
+    repo = manifest.get("repo") if manifest.get("workspace") == "repo" else None
+    if repo is None:
+        args = pytest_args(workdir, junit_path, test_paths)
+    else:
+        test_paths = [str(p) for p in repo.get("tests") or []]
+        args = repo_pytest_args(workdir, junit_path, [str(p) for p in repo.get("python_paths")
+                                                      or []])
+    # before any sandboxed code; a repository's sources are scanned by the host (changed
+    # lines only), so they are not sent back
+    inv = inventory(workdir, _workspace_files(workdir), test_paths, sources=repo is None)
     witness = WitnessPipe()
     # a fork comes first, while this process has no other thread
     forked = forked_pytest(args, env, workdir, timeout_s, witness.w) if forked_pytest else None
-    ruff = Step("ruff", [f"{VENV_BIN}/ruff", "check", "--isolated", "--no-cache",
-                         "--select", select, "--output-format", "json", "--exit-zero",
-                         *lint_paths],
+    ruff = Step("ruff", [f"{VENV_BIN}/ruff", *ruff_args(manifest, lint_paths)],
                 env, workdir, timeout_s, output_cap)
     # -s: no user site-packages (HOME is the writable /tmp); the witness rides along
     pytest = Step("pytest", [f"{VENV_BIN}/python", "-s", "-c", WITNESS_BOOT % WITNESS_FILE,

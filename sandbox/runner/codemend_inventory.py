@@ -150,8 +150,10 @@ def test_ids(rel: str, source: str) -> list[str]:
     return list(dict.fromkeys(ids))[:MAX_IDS]
 
 
-def inventory(workdir: str, files: list[str], test_paths: list[str]) -> dict:
-    """What the host needs to cross-check the run, taken before any sandboxed code runs."""
+def inventory(workdir: str, files: list[str], test_paths: list[str],
+              sources: bool = True) -> dict:
+    """What the host needs to cross-check the run, taken before any sandboxed code runs.
+    ``sources``: also send the solution files' texts back for the static scan."""
     tests = {}
     for rel in test_paths:
         entry = {"ids": [], "xfail": False, "parsed": False}
@@ -165,15 +167,15 @@ def inventory(workdir: str, files: list[str], test_paths: list[str]) -> dict:
                     pass
         tests[rel] = entry
     solution = sorted(set(files) - set(test_paths))
-    sources, used, truncated = {}, 0, False
-    for rel in solution:
+    texts, used, truncated = {}, 0, False
+    for rel in solution if sources else []:
         text = _read_source(os.path.join(workdir, rel), SOURCE_CAP) if rel.endswith(".py") \
             else None
         if text is None or used + len(text) > SOURCE_CAP:
             truncated = truncated or rel.endswith(".py")
             continue
-        sources[rel], used = text, used + len(text)
-    return {"tests": tests, "solution_files": solution, "sources": sources,
+        texts[rel], used = text, used + len(text)
+    return {"tests": tests, "solution_files": solution, "sources": texts,
             "sources_truncated": truncated}
 
 

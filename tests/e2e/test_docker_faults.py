@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-from codemend.sandbox.image import inputs_hash
+from codemend.sandbox.image import image_tag
 from e2e_helpers import (
     RLE_ATTEMPTS,
     Cli,
@@ -33,7 +33,7 @@ from e2e_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.destructive]  # stops dockerd, mounts tmpfs
 
 DOCKERD_LOG = "/var/log/codemend-dockerd.log"
 IMAGE_REPO_SHIM = ("import sys\nimport codemend.sandbox.image as image\nimage.REPO = sys.argv.pop(1)\n"
@@ -142,7 +142,7 @@ def test_daemon_stops_mid_run_pauses_then_resume_finishes(cli, tmp_path, docker_
 def test_missing_image_is_rebuilt_at_start_and_mid_run(cli, tmp_path, docker_client,
                                                        sandbox_image):
     repo = f"codemend-sandbox-e2e-{secrets.token_hex(4)}"
-    tag = f"{repo}:{inputs_hash()}"
+    tag = f"{repo}:{image_tag(docker_client).split(':')[1]}"
     shim = [sys.executable, "-c", IMAGE_REPO_SHIM, repo]
     state = tmp_path / "state"
     built_id = None

@@ -53,6 +53,10 @@ def test_reference_solution_passes_visible_and_hidden_tests(sandbox, spec: Path)
     assert report.tests.passed == len(report.tests.cases) >= 7
 
 
+FORMAT_ERROR_FIRST = {"slugify"}
+"""Scripts whose first reply holds no usable code (see test_slugify_script_starts_with...)."""
+
+
 def test_there_are_at_least_three_scripts():
     assert len(SCRIPTS) >= 3
 
@@ -61,10 +65,12 @@ def test_there_are_at_least_three_scripts():
 def test_first_scripted_reply_does_not_pass(sandbox, script: Path):
     task = load_task(script.parent / "spec.toml")
     first = replies(script)[0]
-    try:
-        files = extract_files(first, task.solution_files)
-    except FormatError:
-        return  # a format error: the loop never even runs a check
+    if script.parent.name in FORMAT_ERROR_FIRST:
+        # a reply with no usable code: the loop never even runs a check
+        with pytest.raises(FormatError):
+            extract_files(first, task.solution_files)
+        return
+    files = extract_files(first, task.solution_files)
     report = check(sandbox, task, files, hidden=False)
     assert report.verdict == "fail", explain(report)
 

@@ -286,3 +286,52 @@ def test_cut_reply_text_is_a_prefix_within_the_cap(chunk: str, ascii_only: bool,
         reply = model.complete(CHAT)
     assert reply.truncated and text.startswith(reply.text)
     assert cap - 4 < len(reply.text.encode()) <= cap
+
+
+# -- messages that point the right way ---------------------------------------------------------
+
+LITELLM_500 = {"error": {"message": "litellm.APIConnectionError: upstream model crashed",
+                         "type": None, "param": None, "code": "500"}}
+
+
+def test_5xx_keeps_the_servers_own_error_and_does_not_say_start_it(
+        openai_server: OpenAIServer, make: MakeModel, sleeps):
+    openai_server.default = json_reply(LITELLM_500, status_code=500)
+    with pytest.raises(ModelUnavailable) as info:
+        make(openai_server.url, max_retries=1).complete(CHAT)
+    message = str(info.value)
+    assert "upstream model crashed" in message and "HTTP 500" in message
+    assert "ollama serve" not in message and "answered with an error" in message
+
+
+@pytest.mark.parametrize(("spec", "var"), [("ollama:m", "CODEMEND_API_KEY"),
+                                           ("vllm:m", "CODEMEND_API_KEY"),
+                                           ("llamacpp:m", "CODEMEND_API_KEY"),
+                                           ("openai-compat:m", "CODEMEND_API_KEY"),
+                                           ("openai:m", "OPENAI_API_KEY")])
+def test_401_names_the_variable_the_provider_reads(openai_server: OpenAIServer, monkeypatch,
+                                                   spec, var):
+    monkeypatch.setenv(var, "wrong-key")
+    openai_server.queue(json_reply({"error": {"message": "invalid api key"}}, status_code=401))
+    model = resolve_model(spec, base_url=openai_server.url, seed=None)
+    try:
+        with pytest.raises(ModelProtocolError) as info:
+            model.complete(CHAT)
+    finally:
+        model.close()
+    message = str(info.value)
+    assert f"check the API key in {var}" in message and "invalid api key" in message
+    other = {"CODEMEND_API_KEY", "OPENAI_API_KEY"} - {var}
+    assert not any(o in message for o in other)
+    assert openai_server.requests[0].headers.get("Authorization") == "Bearer wrong-key"
+
+
+def test_401_without_a_key_says_to_set_it(openai_server: OpenAIServer, monkeypatch):
+    monkeypatch.delenv("CODEMEND_API_KEY", raising=False)
+    openai_server.queue(json_reply({"error": {"message": "auth required"}}, status_code=401))
+    model = resolve_model("vllm:m", base_url=openai_server.url, seed=None)
+    try:
+        with pytest.raises(ModelProtocolError, match="no API key was sent: set CODEMEND_API_KEY"):
+            model.complete(CHAT)
+    finally:
+        model.close()

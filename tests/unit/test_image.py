@@ -21,6 +21,11 @@ def test_tag_changes_with_the_dockerfile_and_pins(tmp_path, monkeypatch):
     assert image.pins()["RUFF_VERSION"].startswith("0")
 
 
+def test_tag_changes_with_the_base_image_id():
+    assert image.image_tag(base_id="sha256:aaa") == image.image_tag(base_id="sha256:aaa")
+    assert image.image_tag(base_id="sha256:aaa") != image.image_tag(base_id="sha256:bbb")
+
+
 def test_pins_are_read_from_the_dockerfile():
     pins = image.pins()
     assert set(pins) >= {"RUFF_VERSION", "PYTEST_VERSION"}
@@ -53,3 +58,13 @@ def test_debian_mirror_parses_deb822_and_one_line_sources(tmp_path, monkeypatch)
     (tmp_path / "sources.list").write_text("# nothing\n")
     with pytest.raises(ImageBuildError, match="CODEMEND_DEBIAN_MIRROR"):
         image.debian_mirror()
+
+
+def test_host_dev_tools_are_pinned_to_the_image_versions():
+    import tomllib
+
+    root = image.dockerfile_path().parent
+    dev = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    pins = image.pins()
+    assert f"ruff=={pins['RUFF_VERSION']}" in dev
+    assert f"pytest=={pins['PYTEST_VERSION']}" in dev

@@ -1,0 +1,89 @@
+"""The repository kind of task (see agent/kinds.py): the candidate is an overlay of changed
+files over the base snapshot, stored once in ``RepoBases``; checks run the repository's
+own suite and are judged against its baseline (agent/repo/verify.py)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING, Any
+
+from codemend.agent.repo.context import build_messages
+from codemend.agent.repo.edits import apply_edits
+from codemend.agent.repo.snapshot import RepoSnapshot
+from codemend.agent.repo.store import RepoBases
+from codemend.agent.repo.task import RepoTask
+from codemend.agent.repo.verify import changed_lines, verify
+from codemend.agent.repo.workspace import protected_reason
+from codemend.sandbox.report import CheckReport
+from codemend.sandbox.workspace import Workspace
+
+if TYPE_CHECKING:
+    from codemend.agent.state import RunState
+
+
+def _parts(state: RunState, deps: Any) -> tuple[RepoTask, RepoSnapshot, CheckReport]:
+    bases: RepoBases = deps.repo_bases
+    task = state.task.repo
+    assert task is not None, "a repo task carries its RepoTask"
+    return task, bases.snapshot(task.base_id), bases.baseline(state.run_id)
+
+
+class RepoKind:
+    def messages(self, state: RunState, deps: Any, node: str) -> list[dict[str, str]]:
+        task, snap, baseline = _parts(state, deps)
+        base = snap.files
+        overlay = state.files if node == "fix" else {}
+        report = baseline
+        feedback = None
+        if node == "fix":
+            report = next((a.report for a in reversed(state.attempts) if a.report is not None),
+                          baseline)
+            last = state.last
+            feedback = state.format_error or (last.report.message if last and last.report
+                                              else None)
+        failing = [c.id for c in report.tests.cases if c.outcome in ("failed", "error")
+                   and c.id not in task.flaky]
+        targets = list(dict.fromkeys([*task.targets, *failing]))
+        return build_messages(files={**base, **overlay}, base=base, overlay=overlay,
+                              report=report, targets=targets,
+                              budget_tokens=task.context_tokens, feedback=feedback,
+                              hint="\n\n".join(t for t in (state.feedback, state.hint) if t)
+                              or None, is_test=snap.is_test_file)
+
+    def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
+        """Edits apply to the current candidate, less any change to tests or their
+        configuration the run does not allow (refused before, so never carried on)."""
+        task, snap, _ = _parts(state, deps)
+        overlay = {p: t for p, t in state.files.items()
+                   if task.allow_test_edits or protected_reason(snap, p) is None}
+        return apply_edits(text, snap.files, overlay)
+
+    def workspace(self, state: RunState, deps: Any) -> Workspace:
+        _, snap, _ = _parts(state, deps)
+        return snap.workspace(state.files)
+
+    def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
+        task, snap, baseline = _parts(state, deps)
+        return verify(report, baseline, task, snap, state.files)
+
+    def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
+                      ) -> dict[str, str]:
+        """ruff's fixes, kept only where they touch lines the candidate changed: a fix
+        never reformats the rest of a user's file."""
+        base = _parts(state, deps)[1].files
+        out = dict(state.files)
+        for path, new in fixed.items():
+            if path in out:
+                out[path] = scoped(base.get(path), out[path], new)
+        return {p: t for p, t in out.items() if base.get(p) != t}
+
+
+def scoped(base: str | None, candidate: str, fixed: str) -> str:
+    """``fixed``'s hunks (against ``candidate``) that overlap the candidate's changed lines."""
+    changed = changed_lines(base, candidate)
+    a, b = candidate.splitlines(keepends=True), fixed.splitlines(keepends=True)
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        touched = tag != "equal" and any(n in changed for n in range(i1, i2 + 2))
+        out += b[j1:j2] if touched else a[i1:i2]
+    return "".join(out)

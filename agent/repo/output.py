@@ -1,0 +1,121 @@
+"""What a repository run leaves behind: ``fix.patch``, ``report.json``, ``summary.md`` in
+the output folder, and, when asked, the change in the work tree (``--apply``) or on a new
+branch (``--branch``). Spec runs end ``solved``; a repository run reports that as ``fixed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+from codemend.agent.repo.task import Counts, RepoTask
+from codemend.sandbox.errors import BadInput, InfraError
+from codemend.sandbox.report import CheckReport
+
+STATUS = {"solved": "fixed"}
+NO_EOL = "\n\\ No newline at end of file\n"
+
+
+def repo_status(status: str) -> str:
+    return STATUS.get(status, status)
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += NO_EOL  # difflib keeps it on the last line; git wants the marker
+    return lines
+
+
+def patch_text(base: dict[str, str], overlay: dict[str, str]) -> str:
+    """A git-style unified diff of the overlay against the base (``git apply`` reads it)."""
+    out: list[str] = []
+    for path in sorted(overlay):
+        old, new = base.get(path), overlay[path]
+        if old == new:
+            continue
+        out.append(f"diff --git a/{path} b/{path}\n")
+        if old is None:
+            out.append("new file mode 100644\n")
+        body = list(difflib.unified_diff(_lines(old or ""), _lines(new),
+                                         "/dev/null" if old is None else f"a/{path}",
+                                         f"b/{path}", n=3))
+        out += [line if line.endswith("\n") else line + "\n" for line in body]
+    return "".join(out)
+
+
+def counts_of(report: CheckReport | None) -> Counts | None:
+    if report is None:
+        return None
+    t = report.tests
+    return Counts(passed=t.passed, failed=t.failed, errors=t.errors, skipped=t.skipped,
+                  collected=len(t.cases), lint=len(report.lint.findings))
+
+
+def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport | None,
+                attempts: list[dict[str, Any]], tokens: dict[str, int], files: list[str],
+                patch: str | None, reason: str = "", iterations: int = 0, model_calls: int = 0,
+                applied: bool = False, branch_commit: str | None = None) -> dict[str, Any]:
+    final_counts = counts_of(final)
+    return {"run_id": run_id, "status": status, "reason": reason, "repo": task.root,
+            "commit": task.head, "iterations": iterations, "model_calls": model_calls,
+            "baseline": task.baseline.model_dump(),
+            "final": final_counts.model_dump() if final_counts else None,
+            "targets": task.targets, "flaky": task.flaky, "files_changed": files,
+            "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
+            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens}
+
+
+def summary_md(report: dict[str, Any], patch: str) -> str:
+    b, f = report["baseline"], report["final"] or {}
+    rows = ["| | passed | failed | errors | skipped | collected |", "|---|---|---|---|---|---|",
+            "| baseline | " + " | ".join(str(b[k]) for k in ("passed", "failed", "errors",
+                                                            "skipped", "collected")) + " |"]
+    if f:
+        rows.append("| after | " + " | ".join(str(f[k]) for k in (
+            "passed", "failed", "errors", "skipped", "collected")) + " |")
+    parts = [f"# codemend fix: {report['status']}", "",
+             f"Repository `{report['repo']}` at `{report['commit'][:12] or '(no commit)'}`, run "
+             f"`{report['run_id']}`: {report['iterations']} iteration(s), "
+             f"{report['model_calls']} model call(s).", ""]
+    if report["reason"]:
+        parts += [report["reason"], ""]
+    parts += rows + [""]
+    if report["targets"]:
+        parts += ["Targets (failing at baseline):", *(f"- `{t}`" for t in report["targets"]), ""]
+    if report["flaky"]:
+        parts += ["Flaky (not targeted):", *(f"- `{t}`" for t in report["flaky"]), ""]
+    if patch:
+        parts += ["```diff", patch.rstrip("\n"), "```", ""]
+    return "\n".join(parts)
+
+
+def write_text(path: Path, text: str) -> None:
+    from codemend.agent.runs import _replace_file
+
+    try:
+        _replace_file(path, text.encode("utf-8", errors="surrogateescape"))
+    except OSError as exc:
+        raise InfraError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def apply_to_worktree(root: Path, base: dict[str, str], overlay: dict[str, str]) -> None:
+    """Write the change into the work tree; a file changed since the snapshot is never
+    overwritten (--force only allows a dirty tree)."""
+    changed = []
+    for rel in sorted(overlay):
+        p = root / rel
+        now = p.read_bytes().decode("utf-8", errors="surrogateescape") if p.is_file() else None
+        if now != base.get(rel):
+            changed.append(rel)
+    if changed:
+        raise BadInput(f"--apply: {', '.join(changed[:5])} changed since the run started; "
+                       "nothing was written (the patch is in the output folder)")
+    for rel, text in sorted(overlay.items()):
+        write_text(root / rel, text)
+
+
+def dump(path: Path, data: dict[str, Any]) -> None:
+    write_text(path, json.dumps(data, indent=2))
