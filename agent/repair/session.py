@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.kinds import kind_of
 from codemend.agent.nodes import Deps, checked
 from codemend.agent.repair import view
 from codemend.agent.repair.steps import Step, fork, steps
-from codemend.agent.repair.target import SpecTarget, commit, write_patch
+from codemend.agent.repair.target import WorkTree, commit
 from codemend.agent.runs import RunStore
 from codemend.agent.state import Attempt, RunState
 from codemend.agent.terminal import ESCALATION, Menu, Option, Terminal
@@ -39,9 +40,12 @@ class Session:
     """Drives one repair run between the graph and the person."""
 
     def __init__(self, store: RunStore, run_id: str, deps: Deps, term: Terminal,
-                 target: SpecTarget, *, commit: bool, out_dir: Path) -> None:
+                 target: WorkTree, *, commit: bool, out_dir: Path,
+                 baseline: Any = None) -> None:
+        """``baseline``: a repository's baseline report (a spec task's is its step 0)."""
         self.store, self.run_id, self.deps, self.term = store, run_id, deps, term
         self.target, self.commit, self.out_dir = target, commit, out_dir
+        self.baseline = baseline
         self.config = store.config(run_id)
         self.prev: Attempt | None = None
         self.step = -1
@@ -89,8 +93,8 @@ class Session:
     # -- the prompts --------------------------------------------------------------------
     def on_start(self, state: RunState, _: dict) -> Next:
         """Before the first model call: the baseline, what goes out, a first instruction."""
-        view.baseline(self.term.console, state)
-        view.request_preview(self.term.console, state)
+        view.baseline(self.term.console, state, self.baseline)
+        view.request_preview(self.term.console, state, self.deps)
         text = self.term.line("first instruction for the model (Enter: none, q: quit)")
         if text == "q":
             return self.quit(state)
@@ -98,7 +102,7 @@ class Session:
 
     def on_review(self, state: RunState, _: dict) -> Next:
         console = self.term.console
-        old, new = state.applied, state.files
+        old, new = self.target.pair(state.applied, state.files)
         who = "ruff" if state.source == "autofix" else state.current_model
         console.print(f"[bold]proposal[/] from {escape(who)}: {escape(state.summary or '')}  "
                       f"[dim]({escape(view.changed_stat(old, new))})[/]", soft_wrap=True)
@@ -145,7 +149,9 @@ class Session:
             n = self.term.line("how many more iterations", default="2")
             return Command(resume={"action": "more", "more": int(n) if n.isdigit() else 2})
         if key == "e":
-            edited = self.edit(state.applied, sorted(state.applied) or state.task.solution_files)
+            current = self.target.full(state.applied, set(state.applied)
+                                       | set(state.task.solution_files))
+            edited = self.edit(current, sorted(current))
             if edited is None:
                 return self.on_escalation(state, value)
             return Command(resume={"action": "edit", "files": {**state.applied, **edited}})
@@ -183,9 +189,11 @@ class Session:
         if last is None:
             self.term.say("[dim]nothing to check yet[/]")
             return
+        now = state.model_copy(update={"files": state.applied})
+        kind = kind_of(state.task)
         with self.term.console.status("[dim]checking in the sandbox...[/]"):
-            report = checked(self.deps.sandbox, state.task.workspace(state.applied),
-                             state.task.check_timeout_s)
+            report = kind.judge(now, self.deps, checked(
+                self.deps.sandbox, kind.workspace(now, self.deps), state.task.check_timeout_s))
         again = Attempt(n=last.n, node=last.node, files=state.applied, verdict=report.verdict,
                         passed=report.tests.passed,
                         failed=report.tests.failed + report.tests.errors,
@@ -237,20 +245,22 @@ class Session:
     def offer_write(self, state: RunState) -> None:
         """Ask whether the current state goes to the work tree, a patch file or nowhere."""
         origin, final = origin_files(state), final_files(state)
-        if final == origin:
+        old, new = self.target.pair(origin, final)
+        if old == new:
             self.term.say("[dim]the code is as found; nothing to write[/]")
             return
-        self.term.say(f"changes: {escape(view.changed_stat(origin, final))}")
+        self.term.say(f"changes: {escape(view.changed_stat(old, new))}")
         key, _ = self.term.choose(WRITE)
+        patch_path = self.out_dir / f"{self.run_id}.patch"
         if key == "p":
-            path = write_patch(self.out_dir / f"{self.run_id}.patch", origin, final)
+            path = self.target.patch(patch_path, origin, final)
             self.term.say(f"patch written to {escape(str(path))} (apply it in "
                           f"{escape(str(self.target.root))} with `git apply`)")
         elif key == "w":
             try:
                 written = self.target.write(final, origin)
             except FileExistsError as exc:
-                path = write_patch(self.out_dir / f"{self.run_id}.patch", origin, final)
+                path = self.target.patch(patch_path, origin, final)
                 self.term.say(f"[yellow]{escape(str(exc))} changed on disk since the session "
                               f"started; not overwritten. The patch is in {escape(str(path))}[/]")
                 return

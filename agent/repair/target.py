@@ -10,42 +10,58 @@ from __future__ import annotations
 import difflib
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass(frozen=True)
-class SpecTarget:
-    """A spec task's folder: the solution files live beside ``spec.toml``."""
+class WorkTree:
+    """Where the session's files come from and may go back to.
+
+    A spec task: the folder of ``spec.toml``; candidates are whole solution files and
+    ``base`` is empty. A repository: its root; candidates are overlays of changed files over
+    ``base``, the snapshot the run started from.
+    """
 
     root: Path
-    files: tuple[str, ...]
-    """The paths the session may change (the spec's solution files), relative to ``root``."""
+    base: dict[str, str] = field(default_factory=dict)
 
-    def read(self) -> dict[str, str]:
-        """The solution files that exist now (an empty dict: nothing written yet)."""
+    def full(self, candidate: dict[str, str], paths: set[str]) -> dict[str, str]:
+        """The content of ``paths`` with ``candidate`` over ``base`` (absent: no such file)."""
+        out = {p: candidate.get(p, self.base.get(p)) for p in paths}
+        return {p: t for p, t in out.items() if t is not None}
+
+    def pair(self, old: dict[str, str], new: dict[str, str]) -> tuple[dict[str, str],
+                                                                      dict[str, str]]:
+        """Both candidates as whole files over the paths either touches (for diffs)."""
+        paths = set(old) | set(new)
+        return self.full(old, paths), self.full(new, paths)
+
+    def read(self, paths: list[str]) -> dict[str, str]:
+        """The files among ``paths`` that exist on disk now."""
         out = {}
-        for rel in self.files:
+        for rel in paths:
             path = self.root / rel
             if path.is_file():
-                out[rel] = path.read_text(encoding="utf-8", errors="surrogateescape")
+                out[rel] = path.read_bytes().decode("utf-8", errors="surrogateescape")
         return out
 
-    def changed_since(self, origin: dict[str, str]) -> list[str]:
-        """Files whose content on disk is no longer what the session started from."""
-        now = self.read()
-        return sorted(rel for rel in self.files if now.get(rel) != origin.get(rel))
-
-    def write(self, files: dict[str, str], origin: dict[str, str]) -> list[str]:
-        """Write the changed ``files``; refuse (BadInput-free: return nothing written and let
-        the caller offer a patch) when the person changed any of them meanwhile."""
-        todo = {rel: code for rel, code in files.items() if origin.get(rel) != code}
-        clash = [rel for rel in self.changed_since(origin) if rel in todo]
+    def write(self, final: dict[str, str], origin: dict[str, str]) -> list[str]:
+        """Write what ``final`` changes against ``origin``. Raise ``FileExistsError`` (naming
+        the files) and write nothing when any of them changed on disk since the session read
+        it: that is the person's own work."""
+        old, new = self.pair(origin, final)
+        todo = {rel: text for rel, text in new.items() if old.get(rel) != text}
+        disk = self.read(sorted(todo))
+        clash = [rel for rel in sorted(todo) if disk.get(rel) != old.get(rel)]
         if clash:
             raise FileExistsError(", ".join(clash))
-        for rel, code in sorted(todo.items()):
-            replace_file(self.root / rel, code)
+        for rel, text in sorted(todo.items()):
+            replace_file(self.root / rel, text)
         return sorted(todo)
+
+    def patch(self, path: Path, origin: dict[str, str], final: dict[str, str]) -> Path:
+        return write_patch(path, *self.pair(origin, final))
 
 
 def replace_file(target: Path, text: str) -> None:

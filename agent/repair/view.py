@@ -4,11 +4,14 @@ wrote is escaped before rich sees it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from codemend.agent import render
-from codemend.agent.prompts import fixer_messages, generator_messages
+from codemend.agent.kinds import kind_of
 from codemend.agent.repair.steps import Step
 from codemend.agent.repair.target import unified
 from codemend.agent.state import Attempt, RunState
+from codemend.sandbox.report import CheckReport
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -81,9 +84,14 @@ def check_result(console: Console, step: int, prev: Attempt | None, new: Attempt
     comparison(console, prev, new)
 
 
-def baseline(console: Console, state: RunState) -> None:
-    """The state the session starts from: failing tests with messages and lint findings."""
+def baseline(console: Console, state: RunState, report: CheckReport | None = None) -> None:
+    """The state the session starts from: failing tests with messages and lint findings
+    (``report``: a repository's baseline, checked before the run)."""
     first = state.attempts[0] if state.attempts else None
+    if report is not None:
+        console.print(f"[bold]baseline[/]: the tests of {escape(state.task.spec_path)}")
+        render.check_report(console, report, tracebacks=False)
+        return
     if first is None or first.node != "baseline":
         console.print(f"[bold]baseline[/]: no {', '.join(state.task.solution_files)} yet; the "
                       "model writes it from the task and its tests")
@@ -93,15 +101,15 @@ def baseline(console: Console, state: RunState) -> None:
         render.check_report(console, first.report, tracebacks=False)
 
 
-def next_request(state: RunState) -> list[dict[str, str]]:
+def next_request(state: RunState, deps: Any) -> list[dict[str, str]]:
     """The chat the next model call sends (the person's instruction comes on top)."""
-    if state.last is None:
-        return generator_messages(state.task)
-    return fixer_messages(state.task, state.applied, state.last.report)
+    return kind_of(state.task).messages(state, deps, "generate" if state.last is None
+                                        else "fix")
 
 
-def request_preview(console: Console, state: RunState, *, full: bool = False) -> None:
-    user = next_request(state)[-1]["content"].splitlines()
+def request_preview(console: Console, state: RunState, deps: Any, *, full: bool = False
+                    ) -> None:
+    user = next_request(state, deps)[-1]["content"].splitlines()
     shown = user if full else user[:PREVIEW_LINES]
     console.print(f"[bold]sent to {escape(state.current_model)}[/] (a system prompt and this "
                   f"message, {len(user)} lines):")
