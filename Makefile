@@ -37,7 +37,7 @@ test-fast: install
 
 bench: image
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	$(PY) bench/run.py all
+	$(PY) bench/run.py all --record bench/RESULTS.md
 
 lint: install
 	$(VENV)/bin/ruff check agent sandbox tests bench scripts codemend

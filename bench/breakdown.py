@@ -2,9 +2,9 @@
 
 cold: the Docker calls of ColdSandbox.run timed one by one (create, attach, start +
 runner, wait, remove). pooled: the steps of a warm container done ahead of need
-(create, start, zygote, client exec, import + reset until "ready", and the same for
-a reused container) and of the check itself
-(send the payload, runner, EOF). Inside the runner: its own duration and pytest's. On the
+(create, attach + start with the zygote as PID 1, its imports and warm-up until the first
+"ready", a worker's fork and reset for a reused container) and of the check itself (send
+the request over the channel, runner, report). Inside the runner: its own duration and pytest's. On the
 host: building the tar and parsing the report. Plus single ``docker exec`` round trips
 that price the start-up pieces (exec itself, python, importing pytest, ruff).
 """
@@ -15,6 +15,7 @@ import json
 import time
 
 import docker
+from codemend.sandbox.channel import Channel
 from codemend.sandbox.cold import ENV, manifest, stream_cap
 from codemend.sandbox.config import SandboxConfig
 from codemend.sandbox.docker_io import (
@@ -23,11 +24,10 @@ from codemend.sandbox.docker_io import (
     exchange,
     hardened_host_config,
     labels,
-    read_frame,
     remove_quietly,
 )
 from codemend.sandbox.image import ensure_image
-from codemend.sandbox.pool import CLIENT, EXEC_ENV, IDLE, ZYGOTE
+from codemend.sandbox.pool import ZYGOTE, ZYGOTE_ENV
 from codemend.sandbox.verdict import RunFacts, build_report, runner_doc
 
 from bench.common import machine, median, say, small_task, table
@@ -94,47 +94,42 @@ def _cold(api, image: str, cfg: SandboxConfig, clock: Clock) -> None:
 def _pooled(api, image: str, cfg: SandboxConfig, clock: Clock) -> None:
     ws = small_task()
     clock.t = time.perf_counter()
-    cid = api.create_container(image, command=IDLE, user="0", environment=ENV,
-                               network_disabled=True, labels=labels(cfg, "bench"),
-                               working_dir="/work", host_config=hardened_host_config(api, cfg))["Id"]
+    cid = api.create_container(image, command=ZYGOTE, user="0", environment=ZYGOTE_ENV,
+                               stdin_open=True, network_disabled=True,
+                               labels=labels(cfg, "bench"), working_dir="/work",
+                               host_config=hardened_host_config(api, cfg))["Id"]
+    channel = None
     try:
         clock.lap("pool, ahead: create container")
+        channel = Channel(api.attach_socket(cid, params={"stdin": 1, "stdout": 1,
+                                                         "stderr": 1, "stream": 1}))
         api.start(cid)
-        clock.lap("pool, ahead: start (idle PID 1)")
-        zygote = api.exec_create(cid, ZYGOTE, user="0", environment=EXEC_ENV)["Id"]
-        api.exec_start(zygote, detach=True)
-        clock.lap("pool, ahead: start zygote (detached exec)")
-        for n in range(2):  # the first waits for the zygote's imports; the second is a reuse
-            exec_id = api.exec_create(cid, CLIENT, stdin=True, user="0", environment=EXEC_ENV,
-                                      workdir="/work")["Id"]
-            sock = api.exec_start(exec_id, socket=True)
-            clock.lap("pool, ahead: client exec create + start")
-            while read_frame(sock, time.monotonic() + 60)[1][:5] != b"ready":
-                pass
-            clock.lap("pool, ahead: " + ("zygote imports pytest, worker resets" if n == 0 else
-                                         "reuse: worker forks, resets"))
-            if n == 0:
-                got = exchange(sock, json.dumps(manifest(ws, cfg, 60, "check")).encode()
-                               + b"\n" + ws.tar_bytes(), time.monotonic() + 60, stream_cap(cfg))
-                close_socket(sock)
-        time.sleep(0.2)
-        clock.t = time.perf_counter()
-        m = manifest(ws, cfg, 60, "check")
-        got = exchange(sock, json.dumps(m).encode() + b"\n" + ws.tar_bytes(),
-                       time.monotonic() + 60, stream_cap(cfg))
-        close_socket(sock)
-        clock.lap("pool: send tar, runner, EOF")
-        facts = RunFacts(stdout=got.stdout, stderr=got.stderr, duration_s=0)
-        build_report(facts, f"/work/{m['token']}", 60)
-        _doc_steps(clock, "pool:", runner_doc(facts))
+        clock.lap("pool, ahead: attach + start (zygote as PID 1)")
+        for n in range(3):  # the first waits for the zygote's imports and warm-up
+            kind, _ = channel.receive(time.monotonic() + 60, 1 << 20)
+            assert kind == "ready", kind
+            clock.lap("pool, ahead: " + ("zygote imports + warms pytest, worker resets"
+                                         if n == 0 else "reuse: worker forks, resets"))
+            if n < 2:
+                time.sleep(0.2)  # what the pool has between checks
+                clock.t = time.perf_counter()
+                m = manifest(ws, cfg, 60, "check")
+                channel.send(json.dumps(m).encode(), ws.tar_bytes(), time.monotonic() + 60)
+                _, body = channel.receive(time.monotonic() + 60, stream_cap(cfg))
+                clock.lap("pool: send request, runner runs, report" + (" (reused)" if n else ""))
+                facts = RunFacts(stdout=body, stderr=b"", duration_s=0)
+                build_report(facts, f"/work/{m['token']}", 60)
+                _doc_steps(clock, "pool:" if n == 0 else "pool (reused):", runner_doc(facts))
         for name, cmd in MICRO.items():
             clock.t = time.perf_counter()
-            ex = api.exec_create(cid, cmd, stdin=True, user="0", environment=EXEC_ENV)["Id"]
+            ex = api.exec_create(cid, cmd, stdin=True, user="0", environment=ZYGOTE_ENV)["Id"]
             s = api.exec_start(ex, socket=True)
             exchange(s, b"", time.monotonic() + 60, 1 << 20)
             close_socket(s)
             clock.lap(f"micro: {name}")
     finally:
+        if channel is not None:
+            channel.close()
         clock.t = time.perf_counter()
         remove_quietly(api, cid)
         clock.lap("pool, after: remove container")

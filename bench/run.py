@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo: bench, sandbox, agent
 
+from bench import targets  # noqa: E402
 from bench.common import BenchError  # noqa: E402
 
 ALL = ("latency", "humaneval", "loop", "concurrency")
@@ -48,16 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="concurrency repeats")
     parser.add_argument("--in-flight", type=int, default=2, help="humaneval checks in flight")
     parser.add_argument("--iterations", type=int, help="loop iterations (default: its own)")
+    parser.add_argument("--record", type=Path, metavar="FILE",
+                        help="write the figures against the targets into FILE's latest-run block")
     args = parser.parse_args(argv)
     failed = 0
+    results = []
     for name in ALL if args.name == "all" else (args.name,):
         try:
             result, text = _bench(name, args)
         except BenchError as exc:
             result, text = {"bench": name, "error": str(exc)}, f"{name}: {exc}"
             failed += args.name != "all" or name != "loop"
+        results.append(result)
         print(json.dumps(result), flush=True)
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
+    rows = targets.judge(results)
+    if rows:  # the speed targets this run measured, side by side
+        print(json.dumps(targets.summary(rows)), flush=True)
+        print(targets.text(rows), file=sys.stderr if args.json else sys.stdout, flush=True)
+    if args.record:
+        targets.record(args.record, results, f"bench/run.py {args.name}")
     return 1 if failed else 0
 
 

@@ -136,30 +136,6 @@ def exchange(sock, payload: bytes, deadline: float, cap: int) -> Stream:
     return res
 
 
-def read_frame(sock, deadline: float) -> tuple[int | None, bytes]:
-    """Read exactly one multiplexed frame: (stream 1/2, data), or (None, b"") at EOF."""
-    s = raw_socket(sock)
-    head = _recv_exactly(s, 8, deadline)
-    if len(head) < 8:
-        return None, head
-    kind, size = struct.unpack(">BxxxL", head)
-    return kind, _recv_exactly(s, size, deadline)
-
-
-def _recv_exactly(s: socket.socket, n: int, deadline: float) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no frame arrived before the deadline")
-        s.settimeout(left)
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
-
-
 def close_socket(sock) -> None:
     """Close a hijacked Docker socket and the raw socket under it (None: nothing)."""
     if sock is None:

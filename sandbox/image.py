@@ -30,7 +30,8 @@ DEFAULT_BASE = "python:3.12-slim"
 HERE = Path(__file__).resolve().parent
 RUNNER_FILES = ("runner/codemend_runner.py", "runner/codemend_core.py",
                 "runner/codemend_inventory.py", "runner/codemend_witness.py",
-                "runner/codemend_zygote.py", "runner/pytest.ini")
+                "runner/codemend_zygote.py", "runner/codemend_reset.py",
+                "runner/codemend_warm.py", "runner/pytest.ini")
 
 
 def _quiet(_: str) -> None:

@@ -1,23 +1,23 @@
-"""PooledSandbox: hardened containers started ahead of need, one check per ``docker exec``.
+"""PooledSandbox: hardened containers started ahead of need, served over one channel each.
 
-Each pooled container runs a harmless PID 1 (the runner's ``--idle``: it drops to nobody
-and only reaps orphans) under the same hardened host config as the cold sandbox, and a
-zygote (``--zygote``, root, started once by a detached exec) that imports pytest and
-never sees a workspace. Ahead of need, a refill thread also starts the check's own
-``docker exec`` (``--client``, root, stdin attached): it hands its stdin/stdout/stderr to
-the zygote, whose forked worker resets the container, proves it clean and says "ready".
-A check then only sends its manifest line and workspace tar over that exec and reads one
-JSON report (``exchange``). pytest runs in a fork of the worker that drops privileges
-exactly like the runner's subprocesses.
+Each pooled container runs the runner's zygote as its PID 1 (``--zygote``: root with the
+runner's four capabilities, under the same hardened host config as the cold sandbox). It
+imports pytest and warms it up once, never sees a workspace, and forks a worker per
+check that resets the container, proves it clean and says "ready". The host keeps the
+container's attach stream open for the container's whole life: that is the channel
+(sandbox/channel.py). A check only writes its request (manifest and workspace tar) and
+reads one report: no ``docker exec``, no interpreter start, no pytest start-up beyond
+the run itself. pytest runs in a fork of the worker that drops privileges exactly like
+the runner's subprocesses.
 
-By default (``max_reuses=0``) every check gets a fresh container, which is removed after
-it while the pool refills. With ``max_reuses=N`` a container serves up to N more checks,
-but only if its check did not time out, run out of memory, flood its output or fail for
+By default (``max_reuses=0``) every check gets a fresh container: its request says it is
+the last, so the zygote ends after the report and the container is removed while the
+pool refills. With ``max_reuses=N`` a container serves up to N more checks, but only if
+its check did not time out, run out of memory, flood its output or fail for
 infrastructure reasons, and only after the next worker reset it and proved it clean (no
-process but PID 1, the zygote, the client and itself; every scratch directory empty; no
-System V IPC object): it says "ready" only then. Anything else removes the container.
+process but PID 1 and itself; every scratch directory empty; no System V IPC object): it
+says "ready" only then. Anything else removes the container.
 """
-
 from __future__ import annotations
 
 import json
@@ -25,24 +25,22 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import docker
 import docker.errors
 import requests
+from codemend.sandbox.channel import Channel, ChannelError, Overflow, WorkerEnded
 from codemend.sandbox.cold import ENV, RunnerChecks, stream_cap
 from codemend.sandbox.config import SandboxConfig
 from codemend.sandbox.docker_io import (
     RUNNER,
-    close_socket,
     connect,
     docker_hint,
-    exchange,
     hardened_host_config,
     labels,
     list_ours,
     oom_killed,
-    read_frame,
     reap_orphans,
     remove_quietly,
 )
@@ -50,24 +48,21 @@ from codemend.sandbox.errors import BadInput, DockerUnavailable, InfraError
 from codemend.sandbox.image import ensure_image
 from codemend.sandbox.verdict import RunFacts, runner_doc
 
-IDLE = [*RUNNER, "--idle"]
 # Not -I: the zygote must see PYTHONHASHSEED, as the pytest of a cold check does.
 # -s and -P keep user site-packages and the script's folder out of sys.path instead.
 ZYGOTE = ["/opt/venv/bin/python", "-s", "-P", RUNNER[-1], "--zygote"]
-CLIENT = [*RUNNER, "--client"]
-EXEC_ENV = {**ENV, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+ZYGOTE_ENV = {**ENV, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 READY_TIMEOUT_S = 60.0
 TAKE_TIMEOUT_S = 120.0
 
 
 @dataclass(eq=False)
 class Slot:
-    """One pooled container and the warm ``--client`` exec waiting in it."""
+    """One pooled container and the channel to its zygote."""
 
     cid: str
     checks: int = 0
-    exec_id: str | None = None
-    sock: object | None = field(default=None, repr=False)
+    channel: Channel | None = None
 
 
 class NoSlot(Exception):
@@ -171,7 +166,8 @@ class PooledSandbox(RunnerChecks):
             slot = None
             try:
                 slot = self._take()
-                facts, doc = self._exchange(slot, m, payload, timeout_s)
+                last = slot.checks + 1 > self.max_reuses
+                facts, doc = self._exchange(slot, {**m, "last": last}, payload, timeout_s)
             except NoSlot as exc:
                 if exc.fatal:
                     raise exc.error from exc
@@ -187,26 +183,38 @@ class PooledSandbox(RunnerChecks):
 
     def _exchange(self, slot: Slot, m: dict, payload: bytes,
                   timeout_s: float) -> tuple[RunFacts, dict | None]:
+        """One request and its report over the slot's channel. Never raises for what the
+        checked code does; a runaway check gets its container killed."""
         api = self.client.api
         started = time.monotonic()
         deadline = started + timeout_s + self.config.host_grace_s
-        sock, slot.sock = slot.sock, None
+        channel = slot.channel
+        channel.take_stderr()  # what came before this check is not its business
+        facts = RunFacts(stdout=b"", stderr=b"", duration_s=0.0)
         try:
-            got = exchange(sock, json.dumps(m).encode() + b"\n" + payload, deadline,
-                           stream_cap(self.config))
-        finally:
-            close_socket(sock)
-        facts = RunFacts(stdout=got.stdout, stderr=got.stderr,
-                         duration_s=time.monotonic() - started, truncated=got.truncated,
-                         host_killed=got.deadline_hit, error=got.error)
+            channel.send(json.dumps(m).encode(), payload, deadline)
+            kind, body = channel.receive(deadline, stream_cap(self.config))
+            if kind == "report":
+                facts.stdout = body
+            else:
+                facts.error = f"the container sent {kind!r} instead of a report"
+        except TimeoutError:
+            facts.host_killed = True
+        except Overflow:
+            facts.truncated = True
+        except WorkerEnded as exc:
+            facts.exit_code, facts.error = exc.code, str(exc)
+        except ChannelError as exc:
+            facts.error = str(exc)
+        facts.stderr = channel.take_stderr()
+        facts.duration_s = time.monotonic() - started
         doc = runner_doc(facts)
         try:
-            if got.deadline_hit or got.truncated:
-                # killing the exec client does not stop the process inside: stop them all
+            if facts.host_killed or facts.truncated:
+                # closing the channel does not stop what runs inside: stop it all
                 _kill(api, slot.cid)
             elif doc is None:
                 facts.oom_killed = oom_killed(api, slot.cid)
-                facts.exit_code = api.exec_inspect(slot.exec_id).get("ExitCode")
         except requests.exceptions.ConnectionError as exc:
             raise DockerUnavailable(docker_hint()) from exc
         except docker.errors.DockerException as exc:
@@ -297,26 +305,23 @@ class PooledSandbox(RunnerChecks):
             self._remove(slot)
 
     def _warm(self, slot: Slot | None) -> Slot:
-        """Create and start a container (unless reusing ``slot``); start a waiting exec."""
+        """Create and start a container with its channel attached (unless reusing
+        ``slot``); wait until its worker says the container is proven clean."""
         api = self.client.api
         try:
             if slot is None:
                 cid = api.create_container(
-                    self.image, command=IDLE, user="0", environment=ENV, tty=False,
-                    network_disabled=True, use_config_proxy=False, working_dir="/work",
-                    labels=self._labels,
+                    self.image, command=ZYGOTE, user="0", environment=ZYGOTE_ENV,
+                    stdin_open=True, tty=False, network_disabled=True,
+                    use_config_proxy=False, working_dir="/work", labels=self._labels,
                     host_config=hardened_host_config(api, self.config))["Id"]
                 slot = Slot(cid)
                 with self._cond:
                     self._live[cid] = slot
+                slot.channel = Channel(api.attach_socket(
+                    cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}))
                 api.start(cid)
-                zygote = api.exec_create(cid, ZYGOTE, user="0", environment=EXEC_ENV,
-                                         workdir="/work")["Id"]
-                api.exec_start(zygote, detach=True)
-            slot.exec_id = api.exec_create(slot.cid, CLIENT, stdin=True, user="0",
-                                           environment=EXEC_ENV, workdir="/work")["Id"]
-            slot.sock = api.exec_start(slot.exec_id, socket=True)
-            _await_ready(slot.sock)
+            _await_ready(slot.channel)
             return slot
         except Exception as exc:
             if slot is not None:
@@ -330,8 +335,9 @@ class PooledSandbox(RunnerChecks):
                          fatal=False) from exc
 
     def _remove(self, slot: Slot) -> None:
-        close_socket(slot.sock)
-        slot.sock = None
+        if slot.channel is not None:
+            slot.channel.close()
+            slot.channel = None
         with self._cond:
             self._live.pop(slot.cid, None)
         try:
@@ -340,17 +346,14 @@ class PooledSandbox(RunnerChecks):
             pass  # reap_orphans removes it on the next start
 
 
-def _await_ready(sock) -> None:
-    """Wait for the worker to say (on stderr) that the container is proven clean."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        kind, data = read_frame(sock, deadline)
-        if kind is None:
-            raise OSError(f"the warm check process ended before it was ready: {data!r}")
-        if kind == 2 and data.startswith(b"ready"):
-            return
-        if kind == 2 and data.startswith(b"unclean"):
-            raise OSError(f"the container could not be proven clean: {data[:500]!r}")
+def _await_ready(channel: Channel) -> None:
+    """Wait for the worker to say that the container is proven clean."""
+    kind, body = channel.receive(time.monotonic() + READY_TIMEOUT_S, 1 << 20)
+    if kind == "unclean":
+        raise OSError(f"the container could not be proven clean: {body[:500]!r}")
+    if kind != "ready":
+        raise OSError(f"the container sent {kind!r} instead of ready")
+    channel.take_stderr()
 
 
 def _reusable(facts: RunFacts, doc: dict | None) -> bool:

@@ -1,6 +1,6 @@
 """The in-container check runner.
 
-Runs as PID 1 (cold sandbox) or via ``docker exec`` (pooled sandbox), as root with
+Runs as PID 1 (cold sandbox: one check; pooled sandbox: ``--zygote``), as root with
 only CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_CHOWN. It:
 
 1. takes its manifest (JSON) as argv[1] and the workspace as one tar stream on stdin;
@@ -27,9 +27,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from codemend_core import main  # noqa: E402
-from codemend_zygote import client, idle, zygote  # noqa: E402
+from codemend_zygote import zygote  # noqa: E402
 
-MODES = {"--idle": idle, "--zygote": zygote, "--client": client}
+MODES = {"--zygote": zygote}
 
 if __name__ == "__main__":
     sys.exit(MODES.get(sys.argv[1] if len(sys.argv) > 1 else "", main)())

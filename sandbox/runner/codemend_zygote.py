@@ -1,5 +1,21 @@
-"""Pooled use: PID 1's idle loop, the zygote that imports pytest once and forks a worker
-per check, the per-check client exec, and the provable reset of a reused container.
+"""Pooled use: the zygote, PID 1 of a pooled container, and its worker per check.
+
+The zygote (root, with only the runner's four capabilities) imports pytest and warms it
+up once (codemend_warm), then serves checks one after another over its stdin/stdout: the
+container's attach stream, the host's channel to it. It never reads that channel nor
+holds a check's data: for every check it forks a worker, which resets the container and
+proves it clean (codemend_reset), says so, reads one request, runs the check (pytest
+forked from it, dropping privileges like the runner's subprocesses), writes the report
+and exits. The zygote reaps it (and every orphan), says how it ended, and forks the next.
+
+The channel (see docs/SECURITY.md), host to container on stdin:
+    ``<manifest bytes> <payload bytes>\n`` then the manifest JSON, then the workspace tar;
+container to host on stdout, from the worker only:
+    ``<kind> <bytes>\n`` then that many bytes; kind ``ready`` (proven clean, body empty),
+    ``unclean`` (JSON list of what is not clean; the worker ends) or ``report`` (the
+    runner's JSON document);
+and on stderr, from the zygote, one line per worker: ``codemend-zygote: ended <code>``.
+A manifest with ``"last": true`` ends the zygote (and so the container) after its report.
 """
 
 from __future__ import annotations
@@ -7,125 +23,59 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import sys
 import threading
 import time
 
-from codemend_core import PYTEST_INI, SANDBOX_GID, SANDBOX_UID, _begin, _kill_sandbox_processes, check, fix
+from codemend_core import PYTEST_INI, _begin, check, fix, pytest_args
+from codemend_reset import _drop_privileges, reset
+from codemend_warm import prebuild, prebuilt, warm_up
 from codemend_witness import witness_plugin
 
-# Every place a check can write to. A reset empties them all and proves it.
-SCRATCH_DIRS = ("/work", "/tmp", "/report", "/dev/shm", "/dev/mqueue")
+MAX_HEADER_BYTES = 64
 MAX_MANIFEST_BYTES = 1 << 20
-# abstract: no file to wipe or protect; both ends check that the other is root
-ZYGOTE_ADDRESS = "\0codemend-zygote"
-CONNECT_TIMEOUT_S = 60.0
-IPC_RMID = 0
-NOBODY = 65534
-
-
-def idle() -> int:
-    """Reap the orphans reparented to PID 1 and do nothing else; end on SIGTERM.
-
-    Docker gives a ``docker exec`` as root the capabilities of the container's user, so
-    the container starts as root and PID 1 drops to nobody (no capability) first.
-    """
-    if os.getuid() == 0:
-        os.setgroups([])
-        os.setresgid(NOBODY, NOBODY, NOBODY)
-        os.setresuid(NOBODY, NOBODY, NOBODY)
-    waited = {signal.SIGCHLD, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
-    while True:
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        except ChildProcessError:
-            pass
-        info = signal.sigtimedwait(waited, 60)
-        if info is not None and info.si_signo == signal.SIGTERM:
-            return 0
+MAX_PAYLOAD_BYTES = 65 * 1024 * 1024  # the runner refuses more than 64 MiB of files anyway
+EXIT_EOF = 75  # the host closed the channel: the zygote ends
+EXIT_LAST = 76  # the check asked to be the container's last: the zygote ends
+ENDED = "codemend-zygote: ended"
 
 
 def zygote() -> int:
-    """Once per pooled container (a detached ``docker exec`` as root): import pytest, then
-    for every root ``--client`` that connects fork a worker that serves its one check on
-    the client's stdin/stdout/stderr. This process never sees a workspace."""
-    import socket
+    """PID 1 of a pooled container: warm pytest up, then fork one worker per check, wait
+    for it (reaping every orphan meanwhile) and say how it ended. This process never
+    sees a workspace."""
     _preload()
-    signal.signal(signal.SIGCHLD, lambda *_: _reap())
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(ZYGOTE_ADDRESS)
-    server.listen(8)
     while True:
-        conn, _ = server.accept()
-        fds: list[int] = []
-        try:
-            uid, pid = _peer(conn)
-            if uid != 0:
-                continue  # the sandbox uid may connect too: it gets nothing
-            _, fds, _, _ = socket.recv_fds(conn, 64, 3)
-            if len(fds) == 3 and os.fork() == 0:
-                try:  # the worker: never back into this loop
-                    server.close()
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    for target, fd in enumerate(fds):
-                        os.dup2(fd, target)
-                    for fd in fds:  # conn stays open: its end tells the client we are done
-                        os.close(fd)
-                    _serve_one(allowed={os.getppid(), pid})
-                finally:
-                    os._exit(70)
-        except OSError:
-            pass  # a client that went away: the next one is served
-        finally:
-            for fd in fds:
-                os.close(fd)
-            conn.close()
+        pid = _fork()
+        if pid == 0:
+            try:  # the worker: never back into this loop
+                _serve_one()
+            finally:
+                os._exit(70)
+        code = _wait_for(pid)
+        if code in (EXIT_EOF, EXIT_LAST):
+            return 0
+        os.write(2, f"{ENDED} {code}\n".encode())
 
 
-def client() -> int:
-    """The per-check ``docker exec``: hand this exec's stdin, stdout and stderr to the
-    zygote (which must be root) and end when its worker has served the check."""
-    import socket
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S
-    while True:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _fork() -> int:
+    for _ in range(50):  # a fork bomb's processes may linger for a moment after the kill
         try:
-            conn.connect(ZYGOTE_ADDRESS)
-            break
-        except OSError as exc:
-            conn.close()
-            if time.monotonic() > deadline:
-                sys.stderr.write(f"unclean: no zygote ({exc})\n")
-                return 3
+            return os.fork()
+        except BlockingIOError:
             time.sleep(0.02)
-    with conn:
-        if _peer(conn)[0] != 0:
-            sys.stderr.write("unclean: the zygote is not root\n")
-            return 3
-        socket.send_fds(conn, [b"serve"], [0, 1, 2])
-        while conn.recv(4096):
-            pass
-    return 0
+    return os.fork()
 
 
-def _peer(conn) -> tuple[int, int]:
-    """(uid, pid) of the process at the other end of a unix socket."""
-    import socket
-    import struct
-    cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _ = struct.unpack("3i", cred)
-    return uid, pid
-
-
-def _reap() -> None:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
+def _wait_for(pid: int) -> int:
+    """Reap children (orphans reparent to PID 1) until ``pid`` has ended; its exit code."""
+    while True:
+        try:
+            got, status = os.wait()
+        except ChildProcessError:
+            return 70
+        if got == pid:
+            return os.waitstatus_to_exitcode(status)
 
 
 def _preload() -> None:
@@ -138,39 +88,77 @@ def _preload() -> None:
         importlib.import_module(name)  # pdb: what pytest.main imports late (with readline)
     with open(PYTEST_INI, "rb") as fh:  # warm the file lookups a fresh container has not made
         fh.read()
-    gc.freeze()  # the forked pytest's collections then skip everything imported here
+    warm_up(pytest_args)
+    gc.freeze()  # the forked pytest's collections then skip everything made here
+    # after the freeze: the config stays as visible to gc as a fresh pytest's (the corpus
+    # has code that looks for it there)
+    prebuild(pytest_args("/work/x", "/report/x/junit.xml", ["."]))
 
 
-def _serve_one(allowed: set[int]) -> None:
-    """In a worker: prove the container clean, then run one check (or fix) like ``main``
-    with the manifest read from stdin's first line. Never returns.
+def _send(kind: str, body: bytes = b"") -> None:
+    """One message to the host on stdout (fd 1), written whole."""
+    data = f"{kind} {len(body)}\n".encode() + body
+    while data:
+        data = data[os.write(1, data):]
+
+
+def _read_exactly(n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(0, min(n - len(buf), 1 << 20))
+        if not chunk:
+            os._exit(EXIT_EOF)
+        buf += chunk
+    return bytes(buf)
+
+
+def _read_request() -> tuple[bytes, bytes]:
+    """One request from stdin, read to its exact end (the next may follow right away)."""
+    header = bytearray()
+    while not header.endswith(b"\n"):
+        if len(header) > MAX_HEADER_BYTES:
+            raise ValueError("the request header is too long")
+        header += _read_exactly(1)
+    sizes = header.split()
+    if len(sizes) != 2 or not all(s.isdigit() for s in sizes):
+        raise ValueError("the request header is malformed")
+    m_size, p_size = int(sizes[0]), int(sizes[1])
+    if m_size > MAX_MANIFEST_BYTES or p_size > MAX_PAYLOAD_BYTES:
+        raise ValueError("the request is larger than the sandbox accepts")
+    return _read_exactly(m_size), _read_exactly(p_size)
+
+
+def _serve_one() -> None:
+    """In a worker: prove the container clean, say "ready", then serve one request like
+    the runner's ``main``. Never returns.
 
     The reset makes a reused container as clean as a fresh one (and is cheap on a fresh
-    one). Only when it is proven does the host get "ready" (on stderr) and offer the
-    container; otherwise it gets "unclean" and removes it.
+    one). Only when it is proven does the host get "ready" and offer the container;
+    otherwise it gets "unclean" and removes it.
     """
-    problems = reset(allowed)
+    import io
+
+    problems = reset()
     if problems:
-        sys.stderr.write(f"unclean: {json.dumps(problems)}\n")
-        sys.stderr.flush()
+        _send("unclean", json.dumps(problems).encode())
         os._exit(3)
-    sys.stderr.write("ready\n")
-    sys.stderr.flush()
+    _send("ready")
+    manifest = {}
     try:
-        text = sys.stdin.buffer.readline(MAX_MANIFEST_BYTES)
+        m_text, payload = _read_request()
         started = time.monotonic()
-        manifest, token, workdir, files = _begin(text)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(payload))  # _begin unpacks from stdin
+        manifest, token, workdir, files = _begin(m_text)
     except Exception as exc:  # report, never crash: the host turns this into infra_error
-        print(json.dumps({"runner_error": f"unpacking the workspace failed: {exc}"}))
-        sys.stdout.flush()
-        os._exit(0)
+        _send("report", json.dumps({"runner_error": f"unpacking the workspace failed: {exc}"})
+              .encode())
+        os._exit(EXIT_LAST if manifest.get("last") else 0)
     if manifest.get("mode", "check") == "fix":
         doc = fix(manifest, workdir, files, started)
     else:
         doc = check(manifest, workdir, token, started, forked_pytest=ForkedPytest)
-    sys.stdout.write(json.dumps(doc))
-    sys.stdout.flush()
-    os._exit(0)  # the report is out; tearing down the interpreter would only delay EOF
+    _send("report", json.dumps(doc).encode())
+    os._exit(EXIT_LAST if manifest.get("last") else 0)  # no interpreter teardown: faster
 
 
 class ForkedPytest:
@@ -214,20 +202,6 @@ class ForkedPytest:
         self.timer.join()
         _, status = os.waitpid(self.pid, 0)
         return os.waitstatus_to_exitcode(status)
-
-
-def _capabilities() -> tuple[int, int]:
-    with open("/proc/self/status") as fh:
-        caps = dict(line.split(":", 1) for line in fh if line.startswith("Cap"))
-    return int(caps["CapEff"], 16), int(caps["CapPrm"], 16)
-
-
-def _drop_privileges() -> None:
-    os.setgroups([])
-    os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
-    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-    if 0 in os.getresuid() or 0 in os.getresgid() or _capabilities() != (0, 0):
-        raise PermissionError("privileges were not dropped")
 
 
 def _pytest_child(args: list[str], env: dict, cwd: str, out_w: int, err_w: int,
@@ -278,112 +252,10 @@ def _pytest_main(args: list[str], cwd: str, witness_fd: int | None = None) -> in
     sys.path.insert(0, cwd)
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
     plugins = [] if witness_fd is None else [witness_plugin(witness_fd)]
-    code = int(pytest.main(args, plugins=plugins))
+    with prebuilt(args):  # the plugin manager the zygote built (codemend_warm)
+        code = int(pytest.main(args, plugins=plugins))
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()
     return code
-
-
-def reset(allowed: set[int] = frozenset()) -> list[str]:
-    """Kill every sandbox-uid process, empty every scratch place, and prove it: returns
-    what is not clean (nothing on success). ``allowed``: pids that may run besides PID 1
-    and this one (the zygote and the client exec)."""
-    _kill_sandbox_processes()
-    _as_sandbox_user(_wipe_own)  # kill(-1) as that uid; its files; its IPC objects
-    for top in SCRATCH_DIRS:
-        _wipe(top)  # as root: the read-only workspace
-    problems = _leftovers(allowed)
-    for _ in range(50):  # killed processes linger until PID 1 has reaped them
-        if not problems:
-            break
-        time.sleep(0.02)
-        problems = _leftovers(allowed)
-    return problems[:10]
-
-
-def _as_sandbox_user(fn) -> None:
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            _drop_privileges()
-            fn()
-            code = 0
-        finally:
-            os._exit(code)
-    os.waitpid(pid, 0)
-
-
-def _wipe_own() -> None:
-    try:
-        os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but this one
-    except OSError:
-        pass
-    for top in SCRATCH_DIRS:
-        _wipe(top)
-    import ctypes
-    libc = ctypes.CDLL(None)
-    for kind in ("shm", "msg", "sem"):
-        for ident in _ipc_ids(kind):
-            if kind == "sem":
-                libc.semctl(ident, 0, IPC_RMID)
-            else:
-                getattr(libc, f"{kind}ctl")(ident, IPC_RMID, None)
-
-
-def _wipe(top: str) -> None:
-    try:
-        names = os.listdir(top)
-    except OSError:
-        return
-    for name in names:
-        try:
-            _remove(os.path.join(top, name))
-        except (OSError, RecursionError):
-            pass  # what stays is found by _leftovers
-
-
-def _remove(path: str) -> None:
-    """Remove a file or tree without following symlinks (nothing else runs meanwhile)."""
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)
-        return
-    if st.st_uid == os.geteuid():
-        os.chmod(path, 0o700)
-    for name in os.listdir(path):
-        try:
-            _remove(os.path.join(path, name))
-        except OSError:
-            pass
-    os.rmdir(path)
-
-
-def _ipc_ids(kind: str) -> list[int]:
-    try:
-        with open(f"/proc/sysvipc/{kind}") as fh:
-            rows = fh.read().splitlines()[1:]
-    except OSError:
-        return []
-    return [int(row.split()[1]) for row in rows if row.strip()]
-
-
-def _leftovers(allowed: set[int]) -> list[str]:
-    problems = []
-    for top in SCRATCH_DIRS:
-        try:
-            left = os.listdir(top)
-        except OSError as exc:
-            problems.append(f"{top}: {exc.strerror}")
-            continue
-        if left:
-            problems.append(f"{top} is not empty: {sorted(left)[:5]}")
-    problems += [f"System V {kind} objects remain" for kind in ("shm", "msg", "sem")
-                 if _ipc_ids(kind)]
-    others = [pid for pid in os.listdir("/proc") if pid.isdigit()
-              and int(pid) not in (1, os.getpid(), *allowed)]
-    if others:
-        problems.append(f"processes remain: {sorted(others)[:10]}")
-    return problems

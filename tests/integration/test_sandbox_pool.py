@@ -140,8 +140,9 @@ class TestPoolOnly:
         assert not ours(docker_client, sb)
 
     def test_warm_processes_are_out_of_reach(self, sandbox):
-        """The zygote, the client exec and the worker are root: the checked code can neither
-        signal nor read them, and the zygote serves nobody but root."""
+        """The zygote (PID 1) and the worker are root and alone hold the channel: the
+        checked code can neither signal nor read them, nor open, list or borrow their
+        descriptors (the channel), and no socket leads to them."""
         r = timed(sandbox, probe(
             "roots = []\n"
             "for pid in os.listdir('/proc'):\n"
@@ -149,21 +150,27 @@ class TestPoolOnly:
             "    try:\n        status = open(f'/proc/{pid}/status').read()\n"
             "    except OSError:\n        continue\n"
             "    if '\\nUid:\\t0\\t' in status:\n        roots.append(int(pid))\n"
-            "assert len(roots) >= 3, roots\n"
+            "assert 1 in roots and len(roots) >= 2, roots\n"
             "for pid in roots:\n"
             "    try:\n        os.kill(pid, 0)\n"
             "    except PermissionError:\n        pass\n"
             "    else:\n        raise AssertionError(f'could signal {pid}')\n"
-            "    for name in ('mem', 'environ'):\n"
+            "    for name in ('mem', 'environ', 'fd/0', 'fd/1', 'fd/2'):\n"
             "        try:\n            open(f'/proc/{pid}/{name}', 'rb').read(1)\n"
             "        except OSError:\n            continue\n"
             "        raise AssertionError(f'could read /proc/{pid}/{name}')\n"
-            "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
-            "s.connect('\\0codemend-zygote')\n"
-            "try:\n    socket.send_fds(s, [b'serve'], [0, 1, 2])\n    got = s.recv(1)\n"
-            "except OSError:\n    got = b''\n"
-            "s.close()\n"
-            "assert got == b'', got"))
+            "    try:\n        os.listdir(f'/proc/{pid}/fd')\n"
+            "    except OSError:\n        pass\n"
+            "    else:\n        raise AssertionError(f'could list /proc/{pid}/fd')\n"
+            "    if os.uname().machine == 'x86_64':  # pidfd_getfd: borrow the channel's fd 0\n"
+            "        import ctypes\n"
+            "        libc = ctypes.CDLL(None, use_errno=True)\n"
+            "        pidfd = libc.syscall(434, pid, 0)\n"
+            "        got = libc.syscall(438, pidfd, 0, 0) if pidfd >= 0 else -1\n"
+            "        assert got < 0 and ctypes.get_errno() in (1, 38), (pid, got)\n"
+            "assert os.readlink('/proc/self/fd/0') == '/dev/null'\n"
+            "for line in open('/proc/net/unix').read().splitlines()[1:]:\n"
+            "    assert 'codemend' not in line, line"))
         assert r.verdict == "pass", r.tests.cases
 
     def test_autofix(self, sandbox):
