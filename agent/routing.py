@@ -49,9 +49,10 @@ def fixable_only_lint(attempt: Attempt) -> bool:
 
 
 def route_start(state: RunState) -> str:
-    """A repair session checks the files it starts from (the baseline) first."""
+    """A repair session checks the files it starts from (the baseline) first, unless it
+    comes already checked (a repository's baseline, run before the loop)."""
     if state.source == "baseline":
-        return "check"
+        return "instruct" if state.attempts else "check"
     return "instruct" if state.interactive else "generate"
 
 

@@ -155,7 +155,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
     from codemend.agent.run_commands import _sandbox
     from codemend.agent.runs import new_run_id
-    from codemend.agent.state import RunState, TaskInfo
+    from codemend.agent.state import Attempt, RunState, TaskInfo
     from rich.markup import escape
 
     snap = load_repo(Path(args.target))
@@ -183,11 +183,17 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
                     check_timeout_s=CHECK_TIMEOUT_S, spec_path=str(root), kind="repo", repo=task)
     run_id = args.run_id or new_run_id(info.name)
     max_iterations = settings.max_iterations or DEFAULT_MAX_ITERATIONS
-    extra = {"interactive": True, "fallback_model": settings.fallback_model}
+    r = baseline.report  # step 0: checked already, so the graph goes straight to instruct
+    step0 = Attempt(n=1, node="baseline", files={}, verdict=r.verdict, passed=r.tests.passed,
+                    failed=r.tests.failed + r.tests.errors, lint=len(r.lint.findings),
+                    signature=r.signature(), duration_s=r.duration_s, report=r)
+    extra = {"interactive": True, "fallback_model": settings.fallback_model,
+             "source": "baseline", "attempts": [step0]}
     out_dir = settings.state_dir / "out" / run_id
     bases.put_baseline(run_id, baseline.report)
     store.register(run_id, info.name, settings.model, str(out_dir), info=info,
-                   max_iterations=max_iterations, extra=extra)
+                   max_iterations=max_iterations,
+                   extra={**extra, "attempts": [step0.model_dump(mode="json")]})
     args.run_id = run_id  # from here on the session is resumable
     term.say(f"repair session [bold]{run_id}[/]: {escape(str(root))} with "
              f"{escape(settings.model)}; {len(task.targets)} failing test(s) to fix")

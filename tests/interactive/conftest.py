@@ -78,7 +78,7 @@ class Term:
     def text(self) -> str:
         return "\n".join(line for line in self.lines() if line)
 
-    def wait(self, text: str, timeout: float = 60.0) -> str:
+    def wait(self, text: str, timeout: float = 180.0) -> str:
         """Wait until ``text`` shows on the line last found or below it; return that line.
         (Answering a prompt moves past the prompt's line.)"""
         deadline = time.monotonic() + timeout
@@ -94,14 +94,14 @@ class Term:
                                      f"{self.text()[-6000:]}")
             alive = self.pump() is not False
 
-    def answer(self, prompt: str, line: str, timeout: float = 60.0) -> None:
+    def answer(self, prompt: str, line: str, timeout: float = 180.0) -> None:
         """Wait for ``prompt``, then type ``line`` and Enter."""
         self.wait(prompt, timeout)
         self.settle()
         self.child.send(line + "\r")
         self.mark += 1
 
-    def finish(self, timeout: float = 60.0) -> int:
+    def finish(self, timeout: float = 180.0) -> int:
         """Wait for the process to end; its exit status."""
         deadline = time.monotonic() + timeout
         while self.pump() is not False and time.monotonic() < deadline:
@@ -128,7 +128,11 @@ def term_factory(tmp_path, docker_client, sandbox_image):
         return t
 
     yield start
-    for t in started:
+    for t in started:  # a test that failed mid-session: Ctrl-C first, so the CLI cleans up
         if t.child.isalive():
+            t.child.sendintr()
+            deadline = time.monotonic() + 20
+            while t.child.isalive() and time.monotonic() < deadline:
+                t.pump(0.2)
             t.child.terminate(force=True)
         t.raw.close()

@@ -202,3 +202,30 @@ def test_fallback_model_takes_over_where_the_run_would_escalate(term_factory, tm
                            cwd=tmp_path, capture_output=True, text=True, check=True)
     models = [a["model"] for a in json.loads(shown.stdout)["attempts"]]
     assert models == [None, "scripted:weak.json", "scripted:strong.json"]
+
+
+def test_repository_session_writes_and_commits_only_when_asked(term_factory, tmp_path):
+    from test_fix import GOOD, git, shop
+
+    repo = shop(tmp_path / "shop")
+    head = git(repo, "rev-parse", "HEAD")
+    write_replies(tmp_path / "r.json", [GOOD])
+    t = term_factory("repair", "shop", "--model", "scripted:r.json", "--state-dir", "state",
+                     *SANDBOX, "--commit")
+    t.wait("baseline: running the tests of")
+    t.wait("1 failing test(s) to fix")
+    t.wait("FAILED tests/test_prices.py::test_total_with_discount: assert 30.0 == 10.0")
+    t.answer("first instruction for the model", "")
+    t.wait("proposal from scripted:r.json: The discount must be subtracted.  "
+           "(shop/prices.py +1 -1)")
+    t.wait("+    return sum(prices) * (1 - discount)")
+    assert git(repo, "status", "--porcelain") == ""  # nothing written while proposing
+    t.answer(MENU, "y")
+    t.wait("step 1 (fix) checked: pass  3 passed, 0 failed, lint 0")
+    t.wait("fixed: tests/test_prices.py::test_total_with_discount")
+    t.answer("[w] write to the work tree", "w")
+    t.wait("wrote shop/prices.py in")
+    t.wait("committed shop/prices.py as")
+    assert t.finish() == 0
+    assert git(repo, "rev-parse", "HEAD~1") == head and git(repo, "status", "--porcelain") == ""
+    assert "(1 - discount)" in (repo / "shop" / "prices.py").read_text()
