@@ -184,7 +184,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
         model_name = args.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
         fallback = args.fallback_model or current.state.fallback_model
-        deps = make_deps(settings, stack, console, fallback)
+        model = _model(settings, stack)
+        second = _model(settings, stack, fallback) if fallback else None
+        if current.state.task.kind == "repo":
+            from codemend.agent.fix_commands import resume_sandbox
+
+            sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
+        else:
+            sandbox = _sandbox(settings, stack, console)
+        deps = Deps(model=model, sandbox=sandbox, fallback=second)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
             decision = ask_person(console, current)

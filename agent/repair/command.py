@@ -135,7 +135,13 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
     term.say(f"resuming repair session [bold]{run_id}[/] (task {escape(state.task.name)}) at "
              f"step {branch[-1].number if branch else 0}")
     view.history(term.console, state, branch)
-    deps = Deps(model=model, fallback=fallback, sandbox=_sandbox(settings, stack, term.console))
+    if state.task.kind == "repo":
+        from codemend.agent.fix_commands import resume_sandbox
+
+        sandbox = resume_sandbox(settings, stack, term.console, store, state.task)
+    else:
+        sandbox = _sandbox(settings, stack, term.console)
+    deps = Deps(model=model, fallback=fallback, sandbox=sandbox)
     session = Session(store, run_id, deps, term, target, commit=args.commit,
                       out_dir=Path(meta["out"]), baseline=baseline)
     has_checkpoint = bool(store.graph.get_state(store.config(run_id)).values)
@@ -145,7 +151,7 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
 def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     """A repository: snapshot and baseline as `codemend fix` does; the candidate is an
     overlay of changed files, and nothing reaches the work tree unless the person says so."""
-    from codemend.agent.fix_commands import CHECK_TIMEOUT_S, DEFAULT_MAX_ITERATIONS, _inside
+    from codemend.agent.fix_commands import DEFAULT_MAX_ITERATIONS, _inside, repo_sandbox
     from codemend.agent.nodes import Deps
     from codemend.agent.repair.session import Session
     from codemend.agent.repair.target import WorkTree
@@ -153,7 +159,6 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     from codemend.agent.repo.snapshot import from_files, load_repo
     from codemend.agent.repo.store import RepoBases
     from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
-    from codemend.agent.run_commands import _sandbox
     from codemend.agent.runs import new_run_id
     from codemend.agent.state import Attempt, RunState, TaskInfo
     from rich.markup import escape
@@ -167,11 +172,11 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
                           head=snap.head, branch=snap.branch, dirty=snap.dirty,
                           skipped=snap.skipped)
     model, fallback = _models(settings, stack, settings.fallback_model)
-    sandbox = _sandbox(settings, stack, term.console)
+    sandbox, timeout_s = repo_sandbox(settings, stack, term.console, snap)
     bases = RepoBases(store.conn)
     base_id = bases.put_snapshot(snap)
     term.say(f"baseline: running the tests of [bold]{escape(str(root))}[/] in the sandbox")
-    baseline = run_baseline(sandbox, snap, CHECK_TIMEOUT_S)
+    baseline = run_baseline(sandbox, snap, timeout_s)
     if baseline.clean:
         term.say("[green]every test passes at baseline: nothing to repair[/]")
         return 0
@@ -180,7 +185,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
                     baseline=counts(baseline.report), allow_test_edits=False,
                     context_tokens=DEFAULT_CONTEXT_TOKENS, apply=False, branch=None)
     info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
-                    check_timeout_s=CHECK_TIMEOUT_S, spec_path=str(root), kind="repo", repo=task)
+                    check_timeout_s=timeout_s, spec_path=str(root), kind="repo", repo=task)
     run_id = args.run_id or new_run_id(info.name)
     max_iterations = settings.max_iterations or DEFAULT_MAX_ITERATIONS
     r = baseline.report  # step 0: checked already, so the graph goes straight to instruct
