@@ -126,3 +126,32 @@ def test_propose_on_a_clean_repository(tmp_path, docker_ready):
     assert not (art / "fix.patch").exists()
     report = json.loads((art / "report.json").read_text())
     assert report["status"] == "clean" and report["model_calls"] == 0
+
+
+def test_escalated_run_comments_on_the_branch_pr_and_opens_none(tmp_path, docker_ready):
+    """Healing fails for real (a reply that does not fix it, one iteration): propose exits 3
+    and publish leaves one comment on the failing branch's PR, built from fix's own report."""
+    from fake_github import FakeGitHub
+
+    stage = make_stage(tmp_path)
+    replies = stage.tmp / "wrong.json"
+    wrong = "widget/ops.py\n<<<<<<< SEARCH\n    return sum(xs) / (len(xs) + 1)\n=======\n" \
+            "    return sum(xs) / (len(xs) + 2)\n>>>>>>> REPLACE\n"
+    replies.write_text(json.dumps({"replies": [wrong]}))
+    art = stage.tmp / "artifact"
+    with FakeGitHub(REPOSITORY, TOKEN, stage.origin) as fake:
+        fake.add_pull(head="feature", base="main")
+        env = job_env(stage, fake.url, stage.tmp / "s.md")
+        res = cli("ci", "github", "propose", str(stage.checkout), "--out", str(art), "--model",
+                  f"scripted:{replies}", "--max-iterations", "1", "--sandbox", "cold", env=env,
+                  cwd=stage.tmp)
+        assert res.returncode == 3, res.stderr + res.stdout
+        assert json.loads((art / "meta.json").read_text())["status"] == "escalated"
+        res = cli("ci", "github", "publish", str(art), "--repo", str(stage.checkout), "--json",
+                  env={**env, "CODEMEND_GITHUB_TOKEN": TOKEN}, cwd=stage.tmp)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["action"] == "commented"
+        [comment] = fake.comments[1]
+        assert "could not heal" in comment["body"] and "| failed | 2 |" in comment["body"]
+        assert len(fake.pulls) == 1 and fake.problems == []
+        assert not any(k.startswith("refs/heads/codemend/") for k in stage.refs())
