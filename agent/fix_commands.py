@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 EXIT = {"fixed": 0, "clean": 0, "escalated": 3, "failed": 1, "running": 4}
 OUTPUTS = ["fix.patch", "report.json", "summary.md"]
 DEFAULT_MAX_ITERATIONS = 4
-CHECK_TIMEOUT_S = 120.0
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -88,7 +87,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.store import RepoBases
-    from codemend.agent.run_commands import _console, _finish, _model, _sandbox
+    from codemend.agent.run_commands import _console, _finish, _model
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
 
@@ -100,12 +99,12 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         store = stack.enter_context(RunStore(settings.state_dir))
         ensure_writable(out_dir, OUTPUTS, run_id, force=bool(args.force))
         model = _model(settings, stack)
-        sandbox = _sandbox(settings, stack, console)
+        sandbox, timeout_s = repo_sandbox(settings, stack, console, snap)
         bases = RepoBases(store.conn)
         base_id = bases.put_snapshot(snap)
         console.print(f"baseline: running the tests of [bold]{escape(str(root))}[/] in the "
                       "sandbox", highlight=False)
-        baseline = run_baseline(sandbox, snap, CHECK_TIMEOUT_S)
+        baseline = run_baseline(sandbox, snap, timeout_s)
         task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
                         baseline=counts(baseline.report),
@@ -119,7 +118,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         if baseline.clean:
             return _clean(args, run_id, task, out_dir)
         info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
-                        check_timeout_s=CHECK_TIMEOUT_S, spec_path=str(root), kind="repo",
+                        check_timeout_s=timeout_s, spec_path=str(root), kind="repo",
                         repo=task)
         max_iterations = settings.max_iterations or DEFAULT_MAX_ITERATIONS
         bases.put_baseline(run_id, baseline.report)
@@ -132,6 +131,34 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
             out = store.start(run_id, info, settings.model, max_iterations, deps,
                               on_attempt=lambda a, _: render.attempt_line(console, a))
         return _finish(args, store, out, console, deps)
+
+
+def repo_sandbox(settings: Settings, stack: ExitStack, console: Console, snap: RepoSnapshot
+                 ) -> tuple[Any, float]:
+    """The sandbox for a repository: its environment image (dependencies installed, built
+    once per set of declarations) and room for its files; one warm container is enough,
+    since a repository run checks one candidate at a time. Returns it and its timeout."""
+    from codemend.agent.repo.environment import sandbox_config
+    from codemend.sandbox.docker_io import connect
+    from codemend.sandbox.factory import make_sandbox
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{escape(message)}[/]")
+
+    client = connect()
+    cfg = sandbox_config(snap, client, progress=say)
+    sb = make_sandbox(settings.sandbox, cfg, client, progress=say, size=1)
+    stack.callback(sb.close)
+    return sb, cfg.timeout_s
+
+
+def resume_sandbox(settings: Settings, stack: ExitStack, console: Console, store: RunStore,
+                   task: Any) -> Any:
+    """``codemend resume`` of a repository run: the same sandbox as its start."""
+    from codemend.agent.repo.store import RepoBases
+
+    return repo_sandbox(settings, stack, console,
+                        RepoBases(store.conn).snapshot(task.repo.base_id))[0]
 
 
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:

@@ -166,7 +166,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return _finish(args, store, current, console, None)  # type: ignore[arg-type]
         model_name = args.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
-        deps = Deps(model=_model(settings, stack), sandbox=_sandbox(settings, stack, console))
+        if current.state.task.kind == "repo":
+            from codemend.agent.fix_commands import resume_sandbox
+
+            sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
+        else:
+            sandbox = _sandbox(settings, stack, console)
+        deps = Deps(model=_model(settings, stack), sandbox=sandbox)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
             decision = ask_person(console, current)

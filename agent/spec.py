@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import stat
+import sys
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
@@ -101,6 +102,11 @@ def _solution_path(value: str) -> str:
     if base.startswith("test_") or base.endswith("_test.py"):
         raise ValueError(f"{value!r} is named like a test file; pick a module name that does "
                          "not start with test_ or end with _test.py")
+    top = norm.split("/")[0].removesuffix(".py")
+    if top in sys.stdlib_module_names:
+        raise ValueError(f"{value!r} would be imported as the standard library's {top!r} "
+                         "module (and hide it from the tests); pick a name Python does not "
+                         f"use, e.g. my_{top}.py")
     return norm
 
 

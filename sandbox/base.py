@@ -13,8 +13,12 @@ class FixResult(BaseModel):
     """What ``ruff check --fix`` and ``ruff format`` made of the solution files."""
 
     files: dict[str, str] = Field(default_factory=dict)
+    """Fixed text of files that were sent, by the names they were sent under; nothing else."""
     ok: bool = True
     message: str = ""
+    dropped: list[str] = Field(default_factory=list)
+    """Names the container sent back that were never sent to it: dropped, never written
+    (a sound runner sends none; see docs/SECURITY.md)."""
 
 
 @runtime_checkable

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Iterable
 
 import docker
 import docker.errors
@@ -48,13 +49,24 @@ def stream_cap(cfg: SandboxConfig) -> int:
     return 2 * cfg.report_limit_bytes + 6 * cfg.output_limit_bytes + (1 << 20)
 
 
-def fix_result(facts: RunFacts) -> FixResult:
+def fix_result(facts: RunFacts, sent: Iterable[str]) -> FixResult:
+    """The autofix reply, trusted only for the files that were ``sent``: any other name
+    the container returns (``conftest.py``, ``../x.py``, ...) is dropped and named in
+    ``dropped`` and the message, so it can never reach the files the loop writes."""
     try:
         doc = json.loads(facts.stdout.decode("utf-8", errors="replace"))
         files = {str(k): str(v) for k, v in doc["files"].items()}
     except (ValueError, KeyError, TypeError, AttributeError):
         return FixResult(ok=False, message=facts.error or "the autofix run sent no report")
-    return FixResult(files=files)
+    sent = set(sent)
+    dropped = sorted(name for name in files if name not in sent)
+    if not dropped:
+        return FixResult(files=files)
+    shown = ", ".join(repr(name[:80]) for name in dropped[:5])
+    more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+    return FixResult(files={k: v for k, v in files.items() if k in sent}, dropped=dropped[:100],
+                     message=f"the autofix run returned {len(dropped)} file(s) that were not "
+                     f"sent; dropped: {shown}{more}")
 
 
 class RunnerChecks:
@@ -84,7 +96,8 @@ class RunnerChecks:
     def autofix(self, workspace: Workspace) -> FixResult:
         only_code = Workspace(files=workspace.files)
         m = manifest(only_code, self.config, self.config.timeout_s, "fix")
-        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s))
+        return fix_result(self.run(m, only_code.tar_bytes(), self.config.timeout_s),
+                          only_code.files)
 
 
 class ColdSandbox(RunnerChecks):

@@ -12,6 +12,9 @@ from codemend.sandbox.image import image_exists, image_tag, pins
 from codemend.sandbox.workspace import Workspace
 
 MARK = "CODEMEND-PROBE:"
+UNREAD = "cannot be read"
+UNREAD_HINT = ("the doctor cannot prove this limit; the cgroup file was missing or unreadable "
+               "(cgroup v1 needs swap accounting, `swapaccount=1`, for memory+swap)")
 PROBE = r'''
 import json, os, socket
 
@@ -22,7 +25,7 @@ def _cg(*names):
             return open(n).read().strip()
         except OSError:
             pass
-    return "?"
+    return "?"  # judge() turns it into a FAIL, never a pass
 
 
 def _writable(path):
@@ -73,8 +76,7 @@ def doctor(client: docker.DockerClient, say: Callable[[str], None]) -> bool:
     p = pins()
     line(True, f"image {tag} ({'present' if image_exists(client, tag) else 'missing: building'}); "
                f"ruff {p.get('RUFF_VERSION')}, pytest {p.get('PYTEST_VERSION')}")
-    cfg = SandboxConfig()
-    with ColdSandbox(cfg, client=client, progress=say) as sb:
+    with ColdSandbox(SandboxConfig(), client=client, progress=say) as sb:
         report = sb.check(Workspace(tests={"test_probe.py": PROBE}), timeout_s=30)
     facts = None
     for raw in report.output.splitlines():
@@ -83,23 +85,44 @@ def doctor(client: docker.DockerClient, say: Callable[[str], None]) -> bool:
     if facts is None:
         line(False, f"the probe container did not report ({report.verdict}: {report.message})")
         return False
-    line(facts["uid"] != 0 and facts["gid"] != 0, f"code runs as uid {facts['uid']}, "
-         f"gid {facts['gid']} (not root)")
-    line(int(facts["cap_eff"], 16) == 0 and int(facts["cap_prm"], 16) == 0,
-         f"effective capabilities {facts['cap_eff']} (none)")
-    line(facts["no_new_privs"] == "1", "no_new_privs is set")
-    line(facts["interfaces"] == ["lo"], f"network interfaces: {', '.join(facts['interfaces'])}")
-    line(set(facts["writable"]) <= {"/tmp", "/report"},
-         f"writable paths: {', '.join(facts['writable'])} (root FS and workspace read-only)")
-    line(facts["pids_max"] == str(cfg.pids_limit), f"pids limit {facts['pids_max']}")
-    mem = str(cfg.memory_mb << 20)
-    swap = facts["memsw_max"]
-    line(facts["memory_max"] == mem and swap in (mem, "0", "?"),
-         f"memory limit {_mib(facts['memory_max'])}, memory+swap {_mib(swap)}")
-    line(not facts["docker_socket"], "no Docker socket inside")
-    line(True, f"environment: {', '.join(facts['env'])}")
+    for good, text in judge(facts, SandboxConfig()):
+        line(good, text)
     return ok
 
 
+def judge(facts: dict, cfg: SandboxConfig) -> list[tuple[bool, str]]:
+    """(good, line) for each fact the probe reported from inside a check container.
+
+    A limit the probe could not read ("?") is a failure, never a pass: the doctor proves
+    the hardening, so what it cannot see it cannot vouch for.
+    """
+    mem = str(cfg.memory_mb << 20)
+    swap = facts["memsw_max"]
+    out = [
+        (facts["uid"] != 0 and facts["gid"] != 0,
+         f"code runs as uid {facts['uid']}, gid {facts['gid']} (not root)"),
+        (int(facts["cap_eff"], 16) == 0 and int(facts["cap_prm"], 16) == 0,
+         f"effective capabilities {facts['cap_eff']} (none)"),
+        (facts["no_new_privs"] == "1", "no_new_privs is set" if facts["no_new_privs"] == "1"
+         else f"no_new_privs {_shown(facts['no_new_privs'])} (want 1)"),
+        (facts["interfaces"] == ["lo"], f"network interfaces: {', '.join(facts['interfaces'])}"),
+        (set(facts["writable"]) <= {"/tmp", "/report"},
+         f"writable paths: {', '.join(facts['writable'])} (root FS and workspace read-only)"),
+        (facts["pids_max"] == str(cfg.pids_limit), f"pids limit {_shown(facts['pids_max'])}"),
+        (facts["memory_max"] == mem and swap in (mem, "0"),
+         f"memory limit {_mib(facts['memory_max'])}, memory+swap {_mib(swap)}"),
+        (not facts["docker_socket"], "no Docker socket inside"),
+        (True, f"environment: {', '.join(facts['env'])}"),
+    ]
+    return [(good, text if good or UNREAD not in text else f"{text}: {UNREAD_HINT}")
+            for good, text in out]
+
+
+def _shown(value: str) -> str:
+    return UNREAD if value == "?" else value
+
+
 def _mib(value: str) -> str:
+    if value == "?":
+        return UNREAD
     return f"{int(value) >> 20} MiB" if value.isdigit() else value

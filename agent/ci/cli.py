@@ -8,6 +8,21 @@ from collections.abc import Callable
 
 from codemend.agent.ci.policy import Limits
 
+NOT_FROM_FIX = {"help", "path", "out", "apply", "branch"}
+"""fix's flags that propose does not take: it never writes the work tree or a local branch."""
+
+
+def _fix_flags(sub, p: argparse.ArgumentParser, model_flags: Callable) -> None:
+    """Give ``propose`` the very flags of ``codemend fix`` (copied from its parser, so the two
+    cannot drift), less those that would touch the checkout."""
+    fix = sub.choices.get("fix")
+    if fix is None:
+        model_flags(p)
+        return
+    for action in fix._actions:
+        if action.dest not in NOT_FROM_FIX:
+            p._add_action(action)
+
 
 def add_ci_parser(sub, model_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     ci = sub.add_parser("ci", help="the CI bot: propose a verified fix, publish it as a draft PR")
@@ -22,11 +37,7 @@ def add_ci_parser(sub, model_flags: Callable[[argparse.ArgumentParser], None]) -
     p.add_argument("--head-sha", help="the failing commit (workflow_run.head_sha; default GITHUB_SHA)")
     p.add_argument("--head-branch", help="the failing branch (workflow_run.head_branch; default "
                    "GITHUB_HEAD_REF, else GITHUB_REF_NAME)")
-    p.add_argument("--max-iterations", type=int)
-    p.add_argument("--allow-test-edits", action="store_true",
-                   help="let the fix change tests/config (publish refuses them unless told too)")
-    p.add_argument("--context-tokens", type=int, help="prompt budget (as for codemend fix)")
-    model_flags(p)
+    _fix_flags(sub, p, model_flags)
 
     u = act.add_parser("publish", help="vet the artifact, push a codemend/ branch, open or update "
                        "one draft PR (token: CODEMEND_GITHUB_TOKEN, else GITHUB_TOKEN)")

@@ -32,12 +32,17 @@ def _import_githubkit():
 
 def _capped(decide: Callable, max_wait_s: float) -> Callable:
     """Retry as githubkit decides (3x on 5xx with 1/4/9 s, 3x on rate limits for as long as
-    the server says), but never sleep past ``max_wait_s``: a CI job should fail and say so."""
+    the server says), but never sleep past ``max_wait_s``: a CI job should fail and say so.
+    A reset already past gives githubkit a zero wait, which it would turn into 60 s; 1 s."""
     from githubkit.typing import RetryOption
 
     def decision(exc: Exception, count: int) -> RetryOption:
         opt = decide(exc, count)
-        if opt.do_retry and opt.retry_after and opt.retry_after > timedelta(seconds=max_wait_s):
+        if not opt.do_retry:
+            return opt
+        if not opt.retry_after or opt.retry_after <= timedelta(0):
+            return RetryOption(True, timedelta(seconds=1))
+        if opt.retry_after > timedelta(seconds=max_wait_s):
             return RetryOption(False)
         return opt
     return decision
@@ -84,9 +89,11 @@ class GitHubClient:
             raise GitHubApiError(f"{what}: cannot reach the GitHub API ({exc.exc!r}); "
                                  "check GITHUB_API_URL") from exc
 
-    def open_pulls(self, *, head: str | None = None, base: str | None = None) -> list[dict[str, Any]]:
-        """Open pull requests, filtered by ``head`` (``owner:branch``) or ``base``."""
-        kw: dict[str, Any] = {"state": "open", "per_page": 100}
+    def open_pulls(self, *, head: str | None = None, base: str | None = None,
+                   state: str = "open") -> list[dict[str, Any]]:
+        """Pull requests (open unless ``state``), filtered by ``head`` (``owner:branch``) or
+        ``base``."""
+        kw: dict[str, Any] = {"state": state, "per_page": 100}
         if head:
             kw["head"] = head
         if base:

@@ -51,7 +51,7 @@ def run_fix(path: Path, args: argparse.Namespace, out: Path) -> tuple[int, dict[
         from codemend.agent import fix_commands
     except ImportError as exc:
         raise InfraError("repository mode (`codemend fix`) is not part of this build") from exc
-    ns = argparse.Namespace(**{**vars(args), "path": str(path), "out": str(out), "json": False,
+    ns = argparse.Namespace(**{**vars(args), "path": str(path), "out": str(out),
                                "interactive": False, "apply": False, "branch": None})
     code = fix_commands.cmd_fix(ns)
     report_path = out / "report.json"
@@ -92,7 +92,8 @@ def propose(args: argparse.Namespace) -> int:
         skipped = f"{ctx['commit'][:12]} was made by codemend"
     if skipped:
         write_meta(out, Meta(**common, run_id="none", status="skipped", skipped_reason=skipped))
-        print(f"codemend: loop guard: {skipped}; nothing to do")
+        msg = f"loop guard: {skipped}; nothing to do"
+        print(json.dumps({"status": "skipped", "reason": msg}) if args.json else f"codemend: {msg}")
         return 0
     code, report = run_fix(repo, args, out)
     status = report.get("status") if report.get("status") in FIX_EXIT else ("failed" if code else "clean")

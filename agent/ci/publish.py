@@ -134,38 +134,61 @@ def _fixed(cfg: PublishConfig, meta: Meta, report: dict[str, Any], git: Git) -> 
         return Published("nothing", f"{meta.base_branch} moved on to {tip[:12]} since the failing "
                          "commit; that commit gets its own run")
     gh = _client(cfg, meta)
-    diff = patch.read_text(encoding="utf-8", errors="replace")
-    forbidden = {meta.base_branch}
     pr = _existing(gh, meta)
-    if pr is not None:
-        head = pr["head"]["ref"]
-        old = git.remote_sha(head) or pr["head"]["sha"]
-        git.fetch(head)
-        parents = [old] if meta.commit in git.direct_parents(old) else [old, meta.commit]
-        new = git.commit_patch(meta.commit, patch, parents, _message(meta, report))
-        if git.out("rev-parse", f"{new}^{{tree}}") == git.out("rev-parse", f"{old}^{{tree}}"):
-            return Published("nothing", f"#{pr['number']} already holds this fix",
-                             pull_request=pr.get("html_url"), branch=head)
-        git.push(new, head, forbidden)
-        gh.comment(pr["number"], body.update_comment(meta, report, diff, head))
-        result = Published("updated", f"pushed to {head} and commented on #{pr['number']}",
-                           pull_request=pr.get("html_url"), branch=head, commit=new)
-    else:
-        head = fix_branch(meta)
-        if git.remote_sha(head) is not None:
-            return Published("nothing", f"{head} exists on origin without an open pull request "
-                             "(closed by a person?); delete the branch to propose again", branch=head)
-        new = git.commit_patch(meta.commit, patch, [meta.commit], _message(meta, report))
-        git.push(new, head, forbidden)
-        n = len(body.targets(report))
-        made = gh.create_pull(title=f"codemend: fix {n} failing test(s) on {meta.base_branch}",
-                              head=head, base=meta.base_branch,
-                              body=body.pr_body(meta, report, diff, head))
-        result = Published("opened", f"opened draft #{made.get('number')}",
-                           pull_request=made.get("html_url"), branch=head, commit=new)
-    append_step_summary(cfg.step_summary, f"codemend: {result.reason} ({result.pull_request})\n\n"
-                        + body.results_table(report))
+    result = _update(gh, git, meta, report, patch, pr) if pr else _open(gh, git, meta, report, patch)
+    if result.action != "nothing":
+        append_step_summary(cfg.step_summary, f"codemend: {result.reason} ({result.pull_request})"
+                            "\n\n" + body.results_table(report))
     return result
+
+
+def _tree(git: Git, sha: str) -> str:
+    return git.out("rev-parse", f"{sha}^{{tree}}")
+
+
+def _update(gh, git: Git, meta: Meta, report: dict[str, Any], patch: Path,
+            pr: dict[str, Any]) -> Published:
+    """Fast-forward the open codemend PR's branch to the new fix and say so in a comment."""
+    head = pr["head"]["ref"]
+    old = git.remote_sha(head) or pr["head"]["sha"]
+    git.fetch(head)
+    parents = [old] if meta.commit in git.direct_parents(old) else [old, meta.commit]
+    new = git.commit_patch(meta.commit, patch, parents, _message(meta, report))
+    if _tree(git, new) == _tree(git, old):
+        return Published("nothing", f"#{pr['number']} already holds this fix",
+                         pull_request=pr.get("html_url"), branch=head)
+    git.push(new, head, {meta.base_branch})
+    diff = patch.read_text(encoding="utf-8", errors="replace")
+    gh.comment(pr["number"], body.update_comment(meta, report, diff, head))
+    return Published("updated", f"pushed to {head} and commented on #{pr['number']}",
+                     pull_request=pr.get("html_url"), branch=head, commit=new)
+
+
+def _open(gh, git: Git, meta: Meta, report: dict[str, Any], patch: Path) -> Published:
+    """Push ``codemend/fix-<branch>-<sha>`` and open a draft PR. A branch left by an earlier
+    run whose PR could not be opened (a missing permission, say) is reused; one whose PR a
+    person closed is left alone."""
+    head = fix_branch(meta)
+    new = git.commit_patch(meta.commit, patch, [meta.commit], _message(meta, report))
+    left = git.remote_sha(head)
+    if left is not None:
+        owner = meta.repository.split("/")[0]
+        if gh.open_pulls(head=f"{owner}:{head}", state="all"):
+            return Published("nothing", f"{head} had a pull request that was closed; delete "
+                             "the branch to propose again", branch=head)
+        git.fetch(head)
+        if not git.made_by_codemend(left):
+            raise Refused(f"{head} exists on origin and was not made by codemend")
+        same = _tree(git, left) == _tree(git, new)
+        new = left if same else git.commit_patch(meta.commit, patch, [left], _message(meta, report))
+    if new != left:
+        git.push(new, head, {meta.base_branch})
+    n = len(body.targets(report))
+    diff = patch.read_text(encoding="utf-8", errors="replace")
+    made = gh.create_pull(title=f"codemend: fix {n} failing test(s) on {meta.base_branch}",
+                          head=head, base=meta.base_branch, body=body.pr_body(meta, report, diff, head))
+    return Published("opened", f"opened draft #{made.get('number')}",
+                     pull_request=made.get("html_url"), branch=head, commit=new)
 
 
 def publish(cfg: PublishConfig) -> Published:

@@ -237,7 +237,7 @@ def fix(manifest: dict, workdir: str, files: list[str], started: float) -> dict:
     """Apply ``ruff check --fix`` and ``ruff format`` to the files; send them back."""
     timeout_s = float(manifest.get("timeout_s", 60))
     cap = int(manifest.get("output_limit_bytes", 1 << 20))
-    py = [f for f in files if f.endswith(".py")] or ["."]
+    py = ["--", *([f for f in files if f.endswith(".py")] or ["."])]  # -p_x.py is a file
     steps = {}
     for name, argv in (
         ("check", ["check", "--fix", "--isolated", "--no-cache", "--exit-zero", "--quiet",
@@ -288,10 +288,15 @@ def main() -> int:
 
 
 def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[str]:
-    """pytest's arguments, the same for a pytest subprocess and a forked pytest."""
+    """pytest's arguments, the same for a pytest subprocess and a forked pytest.
+
+    A path is never an option: ``--`` ends them, and a path that starts with a dash gets
+    ``./`` too, because pytest looks for ``-p`` plugins in every argument, even after ``--``.
+    """
+    paths = [f"./{p}" if p.startswith("-") else p for p in test_paths]
     return ["-c", PYTEST_INI, "--rootdir", workdir, "-p", "no:cacheprovider",
             f"--junitxml={junit_path}", "-o", "junit_family=xunit1",
-            "--tb=short", "-q", "--no-summary", "--color=no", "-s", *test_paths]
+            "--tb=short", "-q", "--no-summary", "--color=no", "-s", "--", *paths]
 
 
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str]) -> list[str]:
@@ -308,10 +313,10 @@ def ruff_args(manifest: dict, lint_paths: list[str]) -> list[str]:
     """``ruff check`` with codemend's rules, or a repository's own settings if it has any."""
     repo = manifest.get("repo") if manifest.get("workspace") == "repo" else None
     if repo is not None and repo.get("ruff_settings"):
-        return ["check", "--no-cache", "--output-format", "json", "--exit-zero", *lint_paths]
+        return ["check", "--no-cache", "--output-format", "json", "--exit-zero", "--", *lint_paths]
     select = str(manifest.get("lint_select") or "E4,E7,E9,F")
     return ["check", "--isolated", "--no-cache", "--select", select, "--output-format", "json",
-            "--exit-zero", *lint_paths]
+            "--exit-zero", "--", *lint_paths]  # --: a file named -p_x.py is a file
 
 
 def check(manifest: dict, workdir: str, token: str, started: float,
@@ -345,9 +350,10 @@ def check(manifest: dict, workdir: str, token: str, started: float,
     forked = forked_pytest(args, env, workdir, timeout_s, witness.w) if forked_pytest else None
     ruff = Step("ruff", [f"{VENV_BIN}/ruff", *ruff_args(manifest, lint_paths)],
                 env, workdir, timeout_s, output_cap)
-    # -s: no user site-packages (HOME is the writable /tmp); the witness rides along
-    pytest = Step("pytest", [f"{VENV_BIN}/python", "-s", "-c", WITNESS_BOOT % WITNESS_FILE,
-                             str(witness.w), *args],
+    # -s: no user site-packages (HOME is the writable /tmp); -P: the workspace is not on
+    # sys.path until pytest has loaded (see witnessed_pytest); the witness rides along
+    pytest = Step("pytest", [f"{VENV_BIN}/python", "-s", "-P", "-c", WITNESS_BOOT % WITNESS_FILE,
+                             str(witness.w), workdir, *args],
                   env, workdir, timeout_s, output_cap, proc=forked, pass_fds=(witness.w,))
     witness.start()
     pytest.exited()

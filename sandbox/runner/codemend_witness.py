@@ -14,16 +14,22 @@ import threading
 
 WITNESS_FILE = os.path.abspath(__file__)
 RUNNER_DIR = os.path.dirname(WITNESS_FILE)
-# `python -c WITNESS_BOOT FD ARGS...`: pytest with the witness; the runner file is loaded by
-# path, so no file in the workspace can stand in for it.
+# `python -s -P -c WITNESS_BOOT FD WORKDIR ARGS...`: pytest with the witness. -P keeps the
+# current folder (the workspace) off sys.path, and the witness file is loaded by path, so no
+# workspace file (json.py, importlib/, ...) can stand in for it or for what it imports.
 WITNESS_BOOT = (
     "import sys, importlib.util as u\n"
     "s = u.spec_from_file_location('_codemend_witness', %r)\n"
     "m = u.module_from_spec(s)\n"
     "s.loader.exec_module(m)\n"
     "fd = int(sys.argv.pop(1))\n"
-    "sys.exit(m.witnessed_pytest(sys.argv[1:], fd))\n"
+    "workdir = sys.argv.pop(1)\n"
+    "sys.exit(m.witnessed_pytest(sys.argv[1:], fd, workdir))\n"
 )
+# standard modules pytest imports only while it runs (pdb: late, with readline; getpass:
+# tmp_path): imported before the work folder goes on sys.path, so a workspace file of the
+# same name is never run by pytest itself (it may still be imported by the tests)
+LATE_STDLIB = ("pdb", "readline", "getpass", "termios", "pwd", "faulthandler")
 # pytest internals whose replacement would let code under test rewrite outcomes
 WATCHED = (
     ("_pytest.runner", "call_and_report"), ("_pytest.runner", "runtestprotocol"),
@@ -164,7 +170,26 @@ def _plugin_files(config) -> list[str]:
     return sorted(set(out))[:20]
 
 
-def witnessed_pytest(args: list[str], fd: int) -> int:
-    """``pytest.main(args)`` with the witness reporting to ``fd``."""
+def preload_pytest() -> None:
+    """Import pytest, its default plugins and the standard modules it needs later, while
+    sys.path holds no workspace folder: pytest then runs its own standard library."""
+    import importlib
+
+    import pytest  # noqa: F401
+    from _pytest.config import default_plugins
+    for name in (*(f"_pytest.{n}" for n in default_plugins), "_pytest._argcomplete", *LATE_STDLIB):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # e.g. no readline in this Python: then pytest does without it too
+
+
+def witnessed_pytest(args: list[str], fd: int, workdir: str) -> int:
+    """``pytest.main(args)`` with the witness reporting to ``fd``; ``workdir`` goes first on
+    sys.path only after pytest and its standard modules are loaded (as ``python -m pytest``
+    in it would, minus the shadowing: a project may have its own ``types.py``)."""
     import pytest
-    return int(pytest.main(args, plugins=[witness_plugin(fd)]))
+    preload_pytest()
+    witness = witness_plugin(fd)
+    sys.path.insert(0, workdir)
+    return int(pytest.main(args, plugins=[witness]))

@@ -30,7 +30,7 @@ import time
 from codemend_core import PYTEST_INI, _begin, check, fix, pytest_args
 from codemend_reset import _drop_privileges, reset
 from codemend_warm import prebuild, prebuilt, warm_up
-from codemend_witness import witness_plugin
+from codemend_witness import preload_pytest, witness_plugin
 
 MAX_HEADER_BYTES = 64
 MAX_MANIFEST_BYTES = 1 << 20
@@ -80,12 +80,8 @@ def _wait_for(pid: int) -> int:
 
 def _preload() -> None:
     import gc
-    import importlib
 
-    import pytest  # noqa: F401  (imported ahead of need: the point of the zygote)
-    from _pytest.config import default_plugins
-    for name in (*(f"_pytest.{n}" for n in default_plugins), "_pytest._argcomplete", "pdb"):
-        importlib.import_module(name)  # pdb: what pytest.main imports late (with readline)
+    preload_pytest()  # ahead of need (the point of the zygote), before any workspace path
     with open(PYTEST_INI, "rb") as fh:  # warm the file lookups a fresh container has not made
         fh.read()
     warm_up(pytest_args)
@@ -249,9 +245,9 @@ def _pytest_main(args: list[str], cwd: str, witness_fd: int | None = None) -> in
     main_mod.__file__ = main_file
     sys.modules["__main__"] = main_mod
     sys.argv = [main_file, *args]
-    sys.path.insert(0, cwd)
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
     plugins = [] if witness_fd is None else [witness_plugin(witness_fd)]
+    sys.path.insert(0, cwd)  # last: everything pytest needs is loaded (see _preload)
     with prebuilt(args):  # the plugin manager the zygote built (codemend_warm)
         code = int(pytest.main(args, plugins=plugins))
     for thread in threading.enumerate():

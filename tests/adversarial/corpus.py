@@ -8,6 +8,9 @@ A case holds hostile code and what the sandbox must make of it::
     slow = false               # mark the case @pytest.mark.slow
     tamper = ["T204"]          # optional: at least one of these codes in report.tamper
     message = "JUnit"          # optional: a substring of report.message
+    failed = ["test_small"]    # optional: tests that must be in the report as failed/error
+    passed = ["test_dash"]     # optional: tests that must be in the report as passed
+    lint = ["F401"]            # optional: ruff codes that must be among the findings
     host_env = {NAME = "..."}  # optional: variables set in the host's environment
     solution = '''...'''       # sol.py
     tests = '''...'''          # tests/test_sol.py (default: DEFAULT_TESTS)
@@ -63,6 +66,9 @@ class Case:
     slow: bool = False
     tamper: tuple[str, ...] = ()
     message: str = ""
+    failed: tuple[str, ...] = ()
+    passed: tuple[str, ...] = ()
+    lint: tuple[str, ...] = ()
     host_env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     test_files: dict[str, str] = field(default_factory=dict)
@@ -86,8 +92,9 @@ def new_marker(case: Case) -> str:
 def load(path: Path) -> Case:
     data = tomllib.loads(path.read_text())
     expect = data.pop("expect")
+    lists = {key: tuple(data.pop(key, ())) for key in ("tamper", "failed", "passed", "lint")}
     return Case(name=path.stem, expect=tuple(expect if isinstance(expect, list) else [expect]),
-                tamper=tuple(data.pop("tamper", ())), **data)
+                **lists, **data)
 
 
 def load_all() -> list[Case]:

@@ -44,6 +44,13 @@ def test_case(case: Case, adv_sandbox, no_leftover_containers, monkeypatch):
         assert any(s.split()[0] in case.tamper for s in report.tamper), detail
     if case.message:
         assert case.message in report.message, detail
+    outcomes = {c.id.rsplit("::", 1)[-1].rsplit(".", 1)[-1]: c.outcome for c in report.tests.cases}
+    for name in case.failed:  # the attack did not turn these into passes
+        assert outcomes.get(name) in ("failed", "error"), f"{name} did not fail\n{detail}"
+    for name in case.passed:
+        assert outcomes.get(name) == "passed", f"{name} did not pass\n{detail}"
+    codes = {f.code for f in report.lint.findings}
+    assert set(case.lint) <= codes, f"lint findings {sorted(codes)} lack {case.lint}\n{detail}"
     report.model_dump_json()  # whatever the code printed, the report serialises
 
     after = adv_sandbox.check(GOOD, timeout_s=20)

@@ -64,7 +64,7 @@ class Stage:
         return folder
 
 
-def fix_patch(stage: Stage, content: str = GOOD, path: str = "src/widget/ops.py") -> str:
+def fix_patch(stage: Stage, content: str = GOOD, path: str = "widget/ops.py") -> str:
     """A real `git diff` from the failing commit to a version with ``content`` at ``path``."""
     work = stage.tmp / "patchwork"
     if not work.exists():
@@ -81,29 +81,37 @@ def fix_patch(stage: Stage, content: str = GOOD, path: str = "src/widget/ops.py"
     return diff
 
 
-def make_stage(tmp_path: Path) -> Stage:
+def widget(dev: Path) -> None:
+    """A small hand-made project (flat layout) on ``main``; the bug comes on ``feature``."""
+    (dev / "widget").mkdir(parents=True)
+    (dev / "tests").mkdir()
+    (dev / "widget/__init__.py").write_text("")
+    (dev / "widget/ops.py").write_text(GOOD)
+    (dev / "tests/test_ops.py").write_text(TESTS)
+    (dev / "pyproject.toml").write_text('[project]\nname = "widget"\nversion = "0"\n')
+
+
+def widget_bug(dev: Path) -> None:
+    (dev / "widget/ops.py").write_text(BUGGY)
+
+
+def make_stage(tmp_path: Path, populate=widget, bug=widget_bug) -> Stage:
+    """origin (bare) with ``main`` from ``populate`` and ``feature`` = main + ``bug``."""
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
     dev = tmp_path / "dev"
     git(tmp_path, "clone", "-q", str(origin), str(dev))
-    (dev / "src/widget").mkdir(parents=True)
-    (dev / "tests").mkdir()
-    (dev / "src/widget/__init__.py").write_text("")
-    (dev / "src/widget/ops.py").write_text(GOOD)
-    (dev / "tests/test_ops.py").write_text(TESTS)
-    (dev / "pyproject.toml").write_text('[project]\nname = "widget"\nversion = "0"\n\n'
-                                        '[tool.pytest.ini_options]\npythonpath = ["src"]\n')
+    populate(dev)
     git(dev, "add", "-A")
-    git(dev, "commit", "-qm", "widget")
+    git(dev, "commit", "-qm", "import")
     git(dev, "push", "-q", "origin", "main")
     main = git(dev, "rev-parse", "HEAD")
     git(dev, "checkout", "-qb", "feature")
-    (dev / "src/widget/ops.py").write_text(BUGGY)
-    git(dev, "commit", "-qam", "ops: a faster mean")
+    bug(dev)
+    git(dev, "commit", "-qam", "a faster version")
     git(dev, "push", "-q", "origin", "feature")
     failing = git(dev, "rev-parse", "HEAD")
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", str(origin), str(checkout))
     git(checkout, "checkout", "-q", "--detach", failing)
     return Stage(origin, checkout, dev, failing, main, tmp_path)
-

@@ -81,7 +81,7 @@ def test_existing_codemend_pr_is_updated_not_duplicated(capsys, stage, fake, act
     # fast-forward from the old head, includes the new failing commit, holds the fix
     tip = git(stage.origin, "rev-parse", old_head)
     assert git(stage.origin, "rev-list", "--parents", "-n1", tip).split()[1:] == [old_sha, new]
-    assert git(stage.origin, "show", f"{tip}:src/widget/ops.py") + "\n" == GOOD
+    assert git(stage.origin, "show", f"{tip}:widget/ops.py") + "\n" == GOOD
     assert git(stage.origin, "show", f"{tip}:README.md") == "widget"
     # a re-run with the same fix changes nothing
     code, out, _ = publish(capsys, stage, stage.artifact("third", patch=fix_patch(stage)))
@@ -116,7 +116,7 @@ def test_healing_failed_without_pr_writes_only_the_summary(capsys, stage, fake, 
 
 
 @pytest.mark.parametrize("path", [".github/workflows/ci.yml", "tests/test_ops.py", "conftest.py",
-                                  "pyproject.toml", "src/widget/tests/test_x.py", "tox.ini",
+                                  "pyproject.toml", "widget/tests/test_x.py", "tox.ini",
                                   "requirements-dev.txt"])
 def test_forged_patch_touching_protected_paths_is_refused(capsys, stage, fake, actions_env, path):
     before = stage.refs()
@@ -128,8 +128,8 @@ def test_forged_patch_touching_protected_paths_is_refused(capsys, stage, fake, a
 
 
 def test_protected_path_hidden_in_a_rename_is_refused(capsys, stage, fake, actions_env):
-    patch = ("diff --git a/src/widget/ops.py b/.github/workflows/x.yml\nsimilarity index 100%\n"
-             "rename from src/widget/ops.py\nrename to .github/workflows/x.yml\n")
+    patch = ("diff --git a/widget/ops.py b/.github/workflows/x.yml\nsimilarity index 100%\n"
+             "rename from widget/ops.py\nrename to .github/workflows/x.yml\n")
     code, _, err = publish(capsys, stage, stage.artifact(patch=patch))
     assert code == 4 and "touches .github/workflows/x.yml" in err and fake.calls == []
 
@@ -160,8 +160,8 @@ def test_meta_naming_another_repository_is_refused(capsys, stage, fake, actions_
 
 
 def test_symlink_patch_is_refused(capsys, stage, fake, actions_env):
-    patch = ("diff --git a/src/widget/link b/src/widget/link\nnew file mode 120000\n"
-             "index 0000000..1111111\n--- /dev/null\n+++ b/src/widget/link\n@@ -0,0 +1 @@\n"
+    patch = ("diff --git a/widget/link b/widget/link\nnew file mode 120000\n"
+             "index 0000000..1111111\n--- /dev/null\n+++ b/widget/link\n@@ -0,0 +1 @@\n"
              "+/etc/passwd\n\\ No newline at end of file\n")
     code, _, err = publish(capsys, stage, stage.artifact(patch=patch))
     assert code == 4 and "symlink" in err and fake.calls == []
@@ -182,6 +182,21 @@ def test_missing_permission_names_it(capsys, stage, fake, actions_env):
     assert code == 4
     assert "pull-requests: write" in err and "Resource not accessible by integration" in err
     assert len([c for c in fake.calls if c.method == "POST"]) == 1  # a 403 is not retried
+    # the branch was pushed before the PR failed; once the permission is given, a re-run
+    # opens the PR for that same branch instead of giving up on it
+    head = f"{BRANCH}{stage.failing[:7]}"
+    pushed = git(stage.origin, "rev-parse", head)
+    code, out, err = publish(capsys, stage, stage.artifact("again"))
+    assert (code, out["action"], out["commit"]) == (0, "opened", pushed), err
+    assert len(fake.pulls) == 1 and git(stage.origin, "rev-parse", head) == pushed
+
+
+def test_a_closed_codemend_pr_is_not_reopened(capsys, stage, fake, actions_env):
+    assert publish(capsys, stage, stage.artifact("first"))[0] == 0
+    fake.pulls[0]["state"] = "closed"  # a person closed it
+    code, out, _ = publish(capsys, stage, stage.artifact("second"))
+    assert (code, out["action"]) == (0, "nothing") and "closed" in out["reason"]
+    assert len(fake.pulls) == 1
 
 
 @pytest.mark.parametrize("case", ["codemend-branch", "codemend-commit"])
@@ -233,3 +248,31 @@ def test_fake_rejects_a_wrong_payload(stage, fake):
     r = httpx.get(f"{fake.url}/repos/{REPOSITORY}/pulls", params={"head": "feature"},
                   headers={"Authorization": f"token {TOKEN}"})
     assert r.status_code == 422
+
+
+def test_rate_limit_403_waits_for_the_reset_and_is_not_a_permission_error(capsys, stage, fake,
+                                                                          actions_env):
+    import time
+
+    reset = str(int(time.time()) + 1)
+    fake.fail("GET", "list_pulls", 403, "API rate limit exceeded",
+              headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset})
+    code, out, err = publish(capsys, stage, stage.artifact())
+    assert (code, out["action"]) == (0, "opened"), err
+    assert [c.status for c in fake.calls][:2] == [403, 200]
+
+
+def test_rate_limit_longer_than_max_wait_fails_clearly(capsys, stage, fake, actions_env):
+    fake.fail("GET", "list_pulls", 429, "slow down", headers={"Retry-After": "3600"})
+    code, _, err = publish(capsys, stage, stage.artifact(), "--max-wait", "5")
+    assert code == 4 and "rate limit" in err and "re-run the job later" in err
+    assert len(fake.calls) == 1 and stage.refs().keys() == {"refs/heads/main", "refs/heads/feature"}
+
+
+def test_allow_test_edits_lets_tests_through_but_never_ci_files(capsys, stage, fake, actions_env):
+    art = stage.artifact("ci", patch=fix_patch(stage, "on: push\n", ".github/workflows/ci.yml"))
+    code, _, err = publish(capsys, stage, art, "--allow-test-edits")
+    assert code == 4 and "CI or repository configuration" in err
+    art = stage.artifact("tests", patch=fix_patch(stage, "def test_x():\n    pass\n", "tests/test_x.py"))
+    code, out, err = publish(capsys, stage, art, "--allow-test-edits")
+    assert (code, out["action"]) == (0, "opened"), err

@@ -1,6 +1,7 @@
 """The Sandbox contract: every Sandbox implementation must pass these, against real Docker.
 
-Subclass ``SandboxContract`` and provide a ``sandbox`` fixture (see test_sandbox_cold.py).
+Subclass ``SandboxContract`` and provide a ``sandbox`` fixture (see test_sandbox_cold.py);
+a backend that can reuse a container also runs ``StateContract`` with ``reuses = True``.
 Each case asserts its verdict, that it finished within its limit plus a margin, and (via
 ``leftover_containers``) that no container is left behind.
 """
@@ -8,6 +9,7 @@ Each case asserts its verdict, that it finished within its limit plus a margin, 
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -31,6 +33,17 @@ def probe(body: str) -> Workspace:
               imports="import os\nimport socket\nimport subprocess\nimport sys\n")
 
 
+SHOW_HOST = "print('HOST=' + open('/etc/hostname').read().strip(), flush=True)\n"
+LEFTOVERS = "LEFTOVERS = ('/tmp/leftover', '/dev/shm/leftover', '/report/leftover')\n"
+
+
+def container_of(report) -> str:
+    """The container (hostname) a probe that starts with ``SHOW_HOST`` ran in."""
+    found = re.findall(r"HOST=(\w+)", report.output)
+    assert found, report.output
+    return found[0]
+
+
 def timed(sandbox, workspace: Workspace, limit: float = 20.0):
     start = time.monotonic()
     report = sandbox.check(workspace, timeout_s=limit)
@@ -41,7 +54,49 @@ def timed(sandbox, workspace: Workspace, limit: float = 20.0):
 
 @pytest.mark.docker
 @pytest.mark.usefixtures("leftover_containers")
-class SandboxContract:
+class StateContract:
+    """Nothing one check leaves (files, processes) reaches the next. A backend that reuses
+    containers sets ``reuses``: then each case also proves that its two checks ran in the
+    same container, so that it can fail there (on fresh containers it passes trivially)."""
+
+    reuses = False
+
+    def test_detached_child_does_not_outlive_the_check(self, sandbox):
+        marker = "codemend-detached-marker"
+        first = timed(sandbox, probe(SHOW_HOST +
+            f"subprocess.Popen(['python3', '-c', 'import time; time.sleep(300)', '{marker}'],\n"
+            "                 start_new_session=True, stdout=subprocess.DEVNULL,\n"
+            "                 stderr=subprocess.DEVNULL)"))
+        assert first.verdict == "pass", first.tests.cases
+        second = timed(sandbox, probe(SHOW_HOST +
+            "alive = []\nfor pid in os.listdir('/proc'):\n    try:\n"
+            "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+            "    except OSError:\n        continue\n"
+            f"    if b'{marker}' in cmd and b'listdir' not in cmd:\n        alive.append(pid)\n"
+            "assert alive == [], alive"))
+        assert second.verdict == "pass", second.tests.cases
+        self.same_container(first, second)
+
+    def test_next_check_is_clean_after_failures(self, sandbox):
+        first = timed(sandbox, probe(SHOW_HOST + LEFTOVERS +
+            "for path in LEFTOVERS:\n    open(path, 'w').write('x')\n"
+            "assert False, 'this check fails after leaving its files'"))
+        assert first.verdict == "fail", first.tests.cases
+        r = timed(sandbox, probe(SHOW_HOST + LEFTOVERS +
+            "assert [p for p in LEFTOVERS if os.path.exists(p)] == []"))
+        assert r.verdict == "pass", r.tests.cases
+        self.same_container(first, r)
+
+    def same_container(self, first, second) -> None:
+        if self.reuses:
+            assert container_of(first) == container_of(second), "the container was not reused"
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("leftover_containers")
+class SandboxContract(StateContract):
+    """Everything a Sandbox implementation must do (this class holds all but the state cases)."""
+
     # -- verdicts of ordinary code -------------------------------------------------
     def test_pass(self, sandbox):
         r = timed(sandbox, ws("def test_add():\n    assert add(1, 2) == 3\n"))
@@ -170,21 +225,6 @@ class SandboxContract:
                               solution=ADD + "\n\nimport sys\n\nsys.exit(0)\n"))
         assert r.verdict == "fail"
 
-    def test_detached_child_does_not_outlive_the_check(self, sandbox):
-        marker = "codemend-detached-marker"
-        first = timed(sandbox, probe(
-            f"subprocess.Popen(['python3', '-c', 'import time; time.sleep(300)', '{marker}'],\n"
-            "                 start_new_session=True, stdout=subprocess.DEVNULL,\n"
-            "                 stderr=subprocess.DEVNULL)"))
-        assert first.verdict == "pass", first.tests.cases
-        second = timed(sandbox, probe(
-            "alive = []\nfor pid in os.listdir('/proc'):\n    try:\n"
-            "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
-            "    except OSError:\n        continue\n"
-            f"    if b'{marker}' in cmd and b'listdir' not in cmd:\n        alive.append(pid)\n"
-            "assert alive == [], alive"))
-        assert second.verdict == "pass", second.tests.cases
-
     def test_invalid_utf8_and_huge_messages(self, sandbox):
         r = timed(sandbox, probe(
             "os.write(1, b'\\xff\\xfe\\x00 not utf-8 \\xc3\\x28')\n"
@@ -195,7 +235,3 @@ class SandboxContract:
         assert len(case.message) <= 4000 and len(case.traceback) <= 8000
         assert "characters cut" in case.message + case.traceback
 
-    def test_next_check_is_clean_after_failures(self, sandbox):
-        timed(sandbox, probe("open('/tmp/leftover', 'w').write('x')"))
-        r = timed(sandbox, probe("assert not os.path.exists('/tmp/leftover')"))
-        assert r.verdict == "pass", r.tests.cases

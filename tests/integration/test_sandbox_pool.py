@@ -15,7 +15,7 @@ from codemend.sandbox.errors import BadInput
 from codemend.sandbox.factory import make_sandbox
 from codemend.sandbox.pool import PooledSandbox
 from codemend.sandbox.workspace import Workspace
-from contract.sandbox_contract import SandboxContract, probe, timed, ws
+from contract.sandbox_contract import SandboxContract, StateContract, probe, timed, ws
 
 PASSES = "def test_add():\n    assert add(1, 2) == 3\n"
 
@@ -54,6 +54,32 @@ def leftover_containers(docker_client, sandbox):
 
 class TestPooledSandbox(SandboxContract):
     pass
+
+
+@pytest.fixture(scope="module")
+def reusing_pool(docker_client, sandbox_image):
+    """One container, reused: both checks of a state case meet in it."""
+    with PooledSandbox(client=docker_client, size=1, max_reuses=4) as sb:
+        yield sb
+
+
+class TestReusingPool(StateContract):
+    """The leftover-file and leftover-process cases where they can fail: on a reused
+    container, only the reset between checks stands between one check and the next."""
+
+    reuses = True
+
+    @pytest.fixture
+    def sandbox(self, reusing_pool):
+        return reusing_pool
+
+    @pytest.fixture
+    def leftover_containers(self, docker_client, sandbox):
+        """By this pool's label: the module's other pool holds containers meanwhile."""
+        yield
+        assert sandbox.wait_ready(60), sandbox.stats()
+        stray = ours(docker_client, sandbox) - sandbox.containers()
+        assert not stray, f"containers left behind: {sorted(s[:12] for s in stray)}"
 
 
 @pytest.mark.docker

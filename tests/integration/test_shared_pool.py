@@ -20,26 +20,40 @@ pytestmark = pytest.mark.docker
 
 
 class CountingPool(PooledSandbox):
-    """Records the most checks in flight at once."""
+    """Records the most checks in flight at once, counted inside the pool's semaphore
+    (``max_parallel``), where a check holds a container: counting in ``check()`` would
+    also count checks still waiting for their turn."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.lock, self.now, self.peak = threading.Lock(), 0, 0
+        self._parallel = _Counted(self._parallel, self)
 
-    def check(self, workspace, *, timeout_s=None):
-        with self.lock:
-            self.now += 1
-            self.peak = max(self.peak, self.now)
-        try:
-            return super().check(workspace, timeout_s=timeout_s)
-        finally:
-            with self.lock:
-                self.now -= 1
+
+class _Counted:
+    """The pool's semaphore, counting its holders."""
+
+    def __init__(self, inner, pool: CountingPool) -> None:
+        self.inner, self.pool = inner, pool
+
+    def __enter__(self):
+        self.inner.acquire()
+        with self.pool.lock:
+            self.pool.now += 1
+            self.pool.peak = max(self.pool.peak, self.pool.now)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self.pool.lock:
+            self.pool.now -= 1
+        self.inner.release()
 
 
 def test_runs_share_one_pool(tmp_path, docker_client, sandbox_image):
     names = ["lru_cache", "safe_stats", "roman_numerals", "slugify"]
-    with RunStore(tmp_path) as store, CountingPool(client=docker_client, size=2,
+    # three warm containers but two checks at a time: the semaphore, not the pool's
+    # size, is what must hold the third run back
+    with RunStore(tmp_path) as store, CountingPool(client=docker_client, size=3,
                                                    max_parallel=2) as pool:
         def solve(name: str):
             task = load_task(EXAMPLES / name / "spec.toml")
@@ -53,4 +67,4 @@ def test_runs_share_one_pool(tmp_path, docker_client, sandbox_image):
         peak = pool.peak
     assert [o.status for o in outcomes] == ["solved"] * 4
     assert [o.iterations for o in outcomes] == [2, 2, 2, 2]
-    assert peak >= 2  # checks of different runs overlapped
+    assert peak == 2  # checks of different runs overlapped, never more than max_parallel

@@ -196,6 +196,12 @@ def test_field_errors(folder: Path, text: str, needles: list[str]):
     ('"test_sol.py"', "named like a test file"),
     ('"sol_test.py"', "named like a test file"),
     ('"sol.txt"', "is not a .py file"),
+    ('"json.py"', "solution: 'json.py' would be imported as the standard library's 'json'"),
+    ('"os.py"', "the standard library's 'os' module"),
+    ('"re.py"', "e.g. my_re.py"),
+    ('"types.py"', "the standard library's 'types'"),
+    ('"email/parser.py"', "the standard library's 'email'"),
+    ('["sol.py", "typing.py"]', "solution[1]: 'typing.py' would be imported"),
     ("5", "solution: expected a path string or a list of them, got 5"),
     ("[]", "solution: needs at least one entry"),
     ('["a.py", 3]', "solution[1]: expected a string, got 3"),
@@ -204,6 +210,13 @@ def test_field_errors(folder: Path, text: str, needles: list[str]):
 ])
 def test_solution_errors(folder: Path, solution: str, needle: str):
     bad(write(folder, f'name = "demo"\nprompt = "p"\nsolution = {solution}\n' + TEST), needle)
+
+
+def test_standard_library_names_only_at_the_top(folder: Path):
+    """A module inside a package may share a standard name: ``pkg.json`` hides nothing."""
+    task = load_task(write(folder, 'name = "demo"\nprompt = "p"\n'
+                           'solution = ["pkg/__init__.py", "pkg/json.py", "jsonish.py"]\n' + TEST))
+    assert task.solution_files == ["pkg/__init__.py", "pkg/json.py", "jsonish.py"]
 
 
 # -- test files ----------------------------------------------------------------------------
