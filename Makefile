@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,eval,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,7 +36,7 @@ test-fast: install
 	$(PY) -m pytest -q tests/unit
 
 bench: image
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,eval,ray,bench]'
 	$(PY) bench/run.py all --record bench/RESULTS.md
 
 lint: install

@@ -77,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--state-dir")
     sh.add_argument("--json", action="store_true")
 
+    from codemend.agent.eval.flags import add_parser as add_eval
+
+    add_eval(sub)
+
     c = sub.add_parser("check", help="one sandbox check of a folder")
     c.add_argument("dir")
     c.add_argument("--tests", help="folder of tests (default: test_*.py inside DIR)")
@@ -100,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("check", "sandbox"):
             from codemend.agent import sandbox_commands as cmds
+        elif args.command == "eval":
+            from codemend.agent.eval import command as cmds  # type: ignore[no-redef]
         elif args.command == "fix":
             from codemend.agent import fix_commands as cmds  # type: ignore[no-redef]
         elif args.command == "ci":

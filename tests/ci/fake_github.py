@@ -175,6 +175,8 @@ class FakeGitHub:
         return status, body, extra
 
     def _route(self, method: str, path: str, query: dict, payload: Any, headers: Any):
+        if path.endswith(".git/info/refs"):  # git's smart HTTP: a token without contents: write
+            return 403, {"message": "Permission denied"}, {}
         if headers.get("Authorization") not in (f"token {self.token}", f"Bearer {self.token}"):
             self.problems.append(f"{method} {path}: bad Authorization header")
             return 401, {"message": "Bad credentials"}, {}

@@ -191,6 +191,15 @@ def test_missing_permission_names_it(capsys, stage, fake, actions_env):
     assert len(fake.pulls) == 1 and git(stage.origin, "rev-parse", head) == pushed
 
 
+def test_push_denied_names_contents_write(capsys, stage, fake, actions_env):
+    """git push over HTTP answered 403 (the token may not write contents)."""
+    git(stage.checkout, "remote", "set-url", "--push", "origin", f"{fake.url}/acme/widget.git")
+    code, _, err = publish(capsys, stage, stage.artifact())
+    assert code == 4 and "contents: write" in err and "403" in err
+    assert not [c for c in fake.calls if c.method == "POST"]  # no PR for a branch not pushed
+    assert not any(k.startswith("refs/heads/codemend/") for k in stage.refs())
+
+
 def test_a_closed_codemend_pr_is_not_reopened(capsys, stage, fake, actions_env):
     assert publish(capsys, stage, stage.artifact("first"))[0] == 0
     fake.pulls[0]["state"] = "closed"  # a person closed it

@@ -1,0 +1,118 @@
+"""One eval job (a task and a sample index) run through the ordinary loop, and its record.
+
+A job is a run of ``RunStore``: registered, started (or resumed from its checkpoint when an
+earlier eval was killed while it ran) and driven by the same graph ``codemend solve`` uses.
+An escalation ends the job: no person is asked, the run stays paused in the state dir (it
+can still be looked at, or continued, with ``codemend show|resume --state-dir``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from codemend.agent.eval.suite import EvalTask
+from codemend.agent.models import resolve_model
+from codemend.agent.models.base import Model
+from codemend.agent.models.scripted import ScriptedModel
+from codemend.agent.nodes import Deps
+from codemend.agent.runs import Outcome, RunStore
+from codemend.sandbox.base import Sandbox
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build the model of a job (plain data: it travels to Ray workers)."""
+
+    model: str
+    base_url: str | None = None
+    temperature: float | None = None
+    seed: int | None = None
+
+    def build(self, task: EvalTask, sample: int) -> Model:
+        replies = task.replies_for(sample)
+        if replies is not None:
+            return ScriptedModel.from_replies(list(replies), name=f"scripted:{task.id}")
+        # sample k of a task asks with seed + k, so the K samples differ yet replay alike
+        seed = None if self.seed is None else self.seed + sample
+        return resolve_model(self.model, base_url=self.base_url,
+                             temperature=self.temperature, seed=seed)
+
+
+@dataclass(frozen=True)
+class Job:
+    task: EvalTask
+    sample: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.task.id}#{self.sample}"
+
+    @property
+    def run_id(self) -> str:
+        return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', self.task.id)}.s{self.sample}"
+
+
+def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec) -> dict[str, Any]:
+    """Run (or finish) one job and return its result line. Raises what the loop raises
+    (``InfraError`` when the model server or Docker is gone: the run stays resumable)."""
+    started_at, started = time.time(), time.monotonic()
+    model = spec.build(job.task, job.sample)
+    try:
+        deps = Deps(model=model, sandbox=sandbox)
+        if store.exists(job.run_id):
+            out = store.outcome(job.run_id)
+            if out.status == "running":
+                out = store.resume(job.run_id, deps)
+        elif job.task.repo is not None:
+            from codemend.agent.eval.repos import start_repo_job
+
+            out = start_repo_job(job, store, deps, spec.model)
+            if out is None:  # nothing fails at baseline: not a bug to heal
+                return clean_record(job, started_at, time.monotonic() - started)
+        else:
+            name = "scripted" if job.task.replies_for(job.sample) is not None else spec.model
+            store.register(job.run_id, job.task.id, name, "", info=job.task.info,
+                           max_iterations=job.task.max_iterations)
+            out = store.start(job.run_id, job.task.info, name, job.task.max_iterations, deps)
+    finally:
+        model.close()
+    return record(job, out, started_at=started_at, wall_s=time.monotonic() - started)
+
+
+def record(job: Job, out: Outcome, *, started_at: float, wall_s: float) -> dict[str, Any]:
+    """The JSONL line of a finished job."""
+    s = out.state
+    final = out.final
+    solved = out.status == "solved"
+    hidden = s.hidden.verdict if s.hidden is not None else None
+    # every attempt but an unusable reply was checked in the sandbox; so were the hidden tests
+    checks = sum(a.verdict != "format_error" for a in s.attempts) + (hidden is not None)
+    return {
+        "id": job.id, "task": job.task.id, "sample": job.sample, "run_id": job.run_id,
+        "status": out.status, "verdict": final.verdict if final else None, "hidden": hidden,
+        "pass_first": solved and s.iteration == 1, "pass_healed": solved,
+        "iterations": s.iteration, "max_iterations": s.max_iterations,
+        "model_calls": s.model_calls, "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "tokens": s.prompt_tokens + s.completion_tokens, "checks": checks,
+        "attempts": [[a.node, a.verdict] for a in s.attempts], "reason": out.reason,
+        "started": round(started_at, 3), "wall_s": round(wall_s, 3),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+def clean_record(job: Job, started_at: float, wall_s: float) -> dict[str, Any]:
+    """A repository whose tests all pass at baseline: counted as neither first nor healed."""
+    return {"id": job.id, "task": job.task.id, "sample": job.sample, "run_id": job.run_id,
+            "status": "clean", "verdict": None, "hidden": None, "pass_first": False,
+            "pass_healed": False, "iterations": 0, "max_iterations": job.task.max_iterations,
+            "model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0,
+            "checks": 0, "attempts": [],
+            "reason": "every test passes at baseline: no committed bug to heal",
+            "started": round(started_at, 3), "wall_s": round(wall_s, 3),
+            "worker": f"{socket.gethostname()}:{os.getpid()}"}

@@ -1,0 +1,141 @@
+"""The results of an eval: ``results.jsonl`` (one line per finished job) and its summary.
+
+Only the driver writes the file; each line is appended and flushed to disk as its job
+finishes, so a killed eval keeps every finished job and ``--resume`` skips them. A line cut
+short by a kill is dropped when the file is opened again (its job runs again).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from codemend.sandbox.errors import InfraError
+
+TIMING_KEYS = ("checks_per_s", "busy_s")
+"""Summary keys that depend on the machine and the moment, not on the model's answers."""
+PASS_AT = (1, 2, 5, 10, 20, 50, 100)
+
+
+class ResultsFile:
+    """``results.jsonl`` of one eval folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        self._repair_and_read()
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def _repair_and_read(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        complete = data[:data.rfind(b"\n") + 1]
+        if len(complete) != len(data):  # a kill cut the last line short: its job reruns
+            with open(self.path, "r+b") as fh:
+                fh.truncate(len(complete))
+        for n, line in enumerate(complete.decode("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                self.records.setdefault(rec["id"], rec)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InfraError(f"{self.path}:{n}: not a result line ({exc}); move the file "
+                                 "away to start the eval over") from None
+
+    def append(self, rec: dict[str, Any]) -> bool:
+        """Write ``rec`` unless its job is already there; True when written."""
+        if rec["id"] in self.records:
+            return False
+        try:
+            self._fh.write(json.dumps(rec, sort_keys=True) + "\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise InfraError(f"cannot write {self.path}: {exc.strerror or exc}; free some "
+                             "space, then continue with --resume") from exc
+        self.records[rec["id"]] = rec
+        return True
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of pass@k from n samples of which c passed (Chen et al. 2021):
+    1 - C(n-c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def busy_seconds(records: list[dict[str, Any]]) -> float:
+    """Wall time during which at least one job ran (the union of the jobs' intervals), so an
+    eval killed and resumed an hour later is not charged for the hour in between."""
+    spans = sorted((r["started"], r["started"] + r["wall_s"]) for r in records)
+    total, end = 0.0, -math.inf
+    for a, b in spans:
+        if a > end:
+            total += b - a
+        elif b > end:
+            total += b - end
+        end = max(end, b)
+    return total
+
+
+def summarize(records: list[dict[str, Any]], samples: int, max_iterations: int) -> dict[str, Any]:
+    """The figures of ``summary.json``. Fractions are over all jobs (tasks x samples)."""
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_task[r["task"]].append(r)
+    jobs = len(records)
+    solved = [r for r in records if r["pass_healed"]]
+    iterations = [r["iterations"] for r in records]
+    tokens = sum(r["tokens"] for r in records)
+    checks = sum(r["checks"] for r in records)
+    busy = busy_seconds(records) if records else 0.0
+    ks = sorted({k for k in PASS_AT if k <= samples} | {samples})
+    out = {
+        "tasks": len(by_task), "samples": samples, "jobs": jobs,
+        "pass_first": _frac(sum(r["pass_first"] for r in records), jobs),
+        "pass_healed": _frac(len(solved), jobs),
+        "pass_at_k": None, "pass_at_k_first": None,
+        "mean_iterations": sum(iterations) / jobs if jobs else None,
+        "p95_iterations": nearest_rank(iterations, 0.95) if jobs else None,
+        "tokens_per_solved": tokens / len(solved) if solved else None,
+        "checks_per_s": checks / busy if busy > 0 else None,
+        "solved": len(solved), "escalated": sum(r["status"] == "escalated" for r in records),
+        "failed": sum(r["status"] == "failed" for r in records),
+        "model_calls": sum(r["model_calls"] for r in records), "tokens": tokens,
+        "checks": checks, "busy_s": round(busy, 3), "max_iterations": max_iterations,
+        "healing": healing_curve(records, max_iterations),
+    }
+    if samples > 1:
+        for key, field in (("pass_at_k", "pass_healed"), ("pass_at_k_first", "pass_first")):
+            out[key] = {str(k): sum(pass_at_k(len(rs), sum(r[field] for r in rs), k)
+                                    for rs in by_task.values()) / len(by_task) for k in ks}
+    return out
+
+
+def healing_curve(records: list[dict[str, Any]], max_iterations: int) -> list[dict[str, Any]]:
+    """Pass rate had the iteration limit been L, for L = 1..max: a run solved at iteration i
+    is solved under any limit >= i, and the loop is the same up to the limit."""
+    jobs = len(records)
+    return [{"limit": limit,
+             "pass_rate": _frac(sum(r["pass_healed"] and r["iterations"] <= limit
+                                    for r in records), jobs)}
+            for limit in range(1, max_iterations + 1)]
+
+
+def _frac(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

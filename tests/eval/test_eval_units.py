@@ -1,0 +1,120 @@
+"""The pure parts of eval: the pass@k estimator, the summary figures, the results file
+(torn last line, no duplicates), HumanEval's docstring examples and suite loading."""
+
+from __future__ import annotations
+
+import json
+import math
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+from codemend.agent.eval import humaneval
+from codemend.agent.eval.results import ResultsFile, busy_seconds, pass_at_k, summarize
+from codemend.agent.eval.suite import load_suite
+from codemend.sandbox.errors import BadInput
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "tasks" / "examples"
+
+
+@pytest.mark.parametrize(("n", "c"), [(5, 0), (5, 1), (5, 3), (6, 6), (7, 2)])
+def test_pass_at_k_is_the_chance_that_k_draws_hold_a_pass(n, c):
+    """The unbiased estimator equals the exact share of k-subsets with at least one pass."""
+    outcomes = [True] * c + [False] * (n - c)
+    for k in range(1, n + 1):
+        subsets = list(combinations(outcomes, k))
+        exact = sum(any(s) for s in subsets) / len(subsets)
+        assert math.isclose(pass_at_k(n, c, k), exact)
+
+
+def rec(task, sample, *, first, healed, iterations, tokens=10, checks=2, status=None,
+        started=0.0, wall=1.0):
+    return {"id": f"{task}#{sample}", "task": task, "sample": sample, "pass_first": first,
+            "pass_healed": healed, "iterations": iterations, "tokens": tokens,
+            "checks": checks, "model_calls": iterations, "max_iterations": 4,
+            "status": status or ("solved" if healed else "escalated"),
+            "started": started, "wall_s": wall}
+
+
+def test_summary_figures():
+    records = [rec("a", 0, first=True, healed=True, iterations=1, started=0, wall=2),
+               rec("a", 1, first=False, healed=True, iterations=3, started=1, wall=2),
+               rec("b", 0, first=False, healed=False, iterations=4, started=10, wall=1),
+               rec("b", 1, first=False, healed=True, iterations=2, started=10, wall=1)]
+    s = summarize(records, samples=2, max_iterations=4)
+    assert (s["tasks"], s["jobs"], s["samples"]) == (2, 4, 2)
+    assert s["pass_first"] == 1 / 4 and s["pass_healed"] == 3 / 4
+    assert s["mean_iterations"] == 10 / 4 and s["p95_iterations"] == 4
+    assert s["tokens_per_solved"] == 40 / 3
+    assert s["busy_s"] == 4.0 and s["checks_per_s"] == 8 / 4.0  # [0,3] and [10,11]
+    # pass@2: task a has 2 passes of 2 -> 1; task b 1 of 2 -> 1; first try: a 1/2 -> 1, b 0
+    assert s["pass_at_k"] == {"1": 3 / 4, "2": 1.0}
+    assert s["pass_at_k_first"] == {"1": 1 / 4, "2": 0.5}
+    assert [p["pass_rate"] for p in s["healing"]] == [1 / 4, 2 / 4, 3 / 4, 3 / 4]
+    assert (s["solved"], s["escalated"], s["failed"]) == (3, 1, 0)
+    assert summarize(records[:1], samples=1, max_iterations=4)["pass_at_k"] is None
+
+
+def test_busy_seconds_merges_overlaps():
+    spans = [{"started": a, "wall_s": w} for a, w in [(0, 5), (1, 1), (4, 3), (20, 1)]]
+    assert busy_seconds(spans) == 8.0
+
+
+def test_results_file_drops_a_torn_line_and_refuses_duplicates(tmp_path):
+    path = tmp_path / "results.jsonl"
+    good = json.dumps({"id": "t#0", "x": 1})
+    path.write_text(good + "\n" + '{"id": "t#1", "x"')  # killed mid-write
+    results = ResultsFile(path)
+    assert list(results.records) == ["t#0"]
+    assert results.append({"id": "t#1", "x": 2}) is True
+    assert results.append({"id": "t#0", "x": 3}) is False
+    results.close()
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["t#0", "t#1"]
+
+
+def test_humaneval_examples_are_literal_asserts():
+    problems = humaneval.load_problems()
+    assert len(problems) == 164
+    # a doctest whose expected value runs into the closing quotes of the docstring
+    assert list(humaneval.examples_of(problems["HumanEval/2"])) == [("truncate_number(3.5)", 0.5)]
+    # inline arrows and words: f(x) ➞ y, f(x) => true
+    assert ("will_it_fly([3, 2, 3], 9)", True) in humaneval.examples_of(problems["HumanEval/72"])
+    assert ("is_simple_power(1, 4)", True) in humaneval.examples_of(problems["HumanEval/76"])
+    # a call with a non-literal argument is no example
+    assert not any("is_happy(a)" in c for c, _ in humaneval.examples_of(problems["HumanEval/80"]))
+    # a docstring example the canonical solution contradicts is left out
+    assert not any("1000" in c for c, _ in humaneval.examples_of(problems["HumanEval/47"]))
+    info = humaneval.task_info(problems["HumanEval/2"])
+    assert "pytest.approx(0.5)" in info.tests[humaneval.VISIBLE]
+    assert "def check(candidate)" in info.hidden_tests[humaneval.HIDDEN]
+    assert "check" not in info.tests[humaneval.VISIBLE]
+    with_examples = sum(bool(list(humaneval.examples_of(p))) for p in problems.values())
+    assert with_examples >= 130
+
+
+def test_suite_loading_and_its_bad_input(tmp_path):
+    suite = load_suite(str(EXAMPLES), "scripted", only=["safe_stats", "slugify"])
+    assert [t.id for t in suite.tasks] == ["safe_stats", "slugify"]
+    assert all(t.replies for t in suite.tasks)
+    with pytest.raises(BadInput, match="no replies.toml"):
+        load_suite(str(EXAMPLES), "scripted", only=["iso_week"])
+    with pytest.raises(BadInput, match="no such folder"):
+        load_suite(str(tmp_path / "nope"), "scripted")
+    with pytest.raises(BadInput, match="humaneval has no replies"):
+        load_suite("humaneval", "scripted")
+    with pytest.raises(BadInput, match="no task '999'"):
+        load_suite("humaneval", "ollama:x", only=["999"])
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps({"HumanEval/0": ["a"], "HumanEval/0#1": ["b"]}))
+    task = load_suite("humaneval", f"scripted:{mapping}", only=["0"]).tasks[0]
+    assert (task.replies_for(0), task.replies_for(1), task.replies_for(2)) == (("a",), ("b",),
+                                                                               ("a",))
+    with pytest.raises(BadInput, match="no entry for task 'HumanEval/1'"):
+        load_suite("humaneval", f"scripted:{mapping}", only=["1"])
+    repos = tmp_path / "repos"
+    (repos / "r1" / ".git").mkdir(parents=True)
+    with pytest.raises(BadInput, match="a repository suite has no replies of its own"):
+        load_suite(str(repos), "scripted")
+    suite = load_suite(str(repos), "ollama:m")
+    assert suite.kind == "repos" and suite.tasks[0].repo == str(repos / "r1")
