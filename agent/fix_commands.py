@@ -166,6 +166,21 @@ def resume_sandbox(settings: Settings, stack: ExitStack, console: Console, store
                         RepoBases(store.conn).snapshot(task.repo.base_id))[0]
 
 
+def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
+    """``resume --edit PATH`` of a repository run: PATH is a work tree (the repository
+    itself after a person edited it, or a copy); the next candidate is every text file
+    there that differs from the run's base snapshot."""
+    from codemend.agent.repo.store import RepoBases
+
+    base = RepoBases(store.conn).snapshot(task.repo.base_id)
+    edited = load_repo(path)
+    overlay = {p: t for p, t in edited.files.items() if base.files.get(p) != t}
+    if not overlay:
+        raise BadInput(f"--edit {path}: no file differs from the run's start; edit the work "
+                       "tree first")
+    return overlay
+
+
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:
     report = report_json(run_id=run_id, status="clean", task=task, final=None, attempts=[],
                          tokens={"prompt": 0, "completion": 0}, files=[], patch=None,

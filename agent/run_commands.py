@@ -175,7 +175,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         current = store.outcome(args.run_id)
         decision = _decision(args)
         if decision and decision["action"] == "edit":
-            decision["files"] = _edited_files(Path(args.edit), current.state.task)
+            decision["files"] = _edited_files(Path(args.edit), current.state.task, store)
         if current.status == "escalated" and decision is None and not interactive_allowed(args):
             raise BadInput(f"run {args.run_id} is paused ({current.reason}); say how to go on: "
                            "--hint TEXT, --more N, --edit PATH, --accept or --abort")
@@ -205,7 +205,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _finish(args, store, out, console, deps)
 
 
-def _edited_files(path: Path, task: TaskInfo) -> dict[str, str]:
+def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]:
+    if task.kind == "repo":
+        from codemend.agent.fix_commands import edited_overlay
+
+        return edited_overlay(path, task, store)
     if path.is_file() and len(task.solution_files) == 1:
         return {task.solution_files[0]: path.read_text(encoding="utf-8")}
     if path.is_dir():
