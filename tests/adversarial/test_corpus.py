@@ -25,6 +25,13 @@ def test_corpus_is_big_enough():
     assert len(CASES) >= 30, [c.name for c in CASES]
 
 
+def test_every_fail_case_names_its_evidence():
+    """A ``fail`` verdict alone would also come from a broken sandbox or an honest bug."""
+    bare = [c.name for c in CASES if c.expect == ("fail",)
+            and not (c.tamper or c.message or c.failed or c.none_pass)]
+    assert bare == []
+
+
 @pytest.mark.docker
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_case(case: Case, adv_sandbox, no_leftover_containers, monkeypatch):
@@ -40,17 +47,19 @@ def test_case(case: Case, adv_sandbox, no_leftover_containers, monkeypatch):
               f"\noutput={report.output[-1500:]!r}")
     assert report.verdict in case.expect, detail
     assert elapsed < case.timeout_s + MARGIN_S, f"took {elapsed:.1f}s\n{detail}"
-    if case.tamper:
-        assert any(s.split()[0] in case.tamper for s in report.tamper), detail
+    codes = {s.split()[0] for s in report.tamper}
+    assert set(case.tamper) <= codes, f"tamper evidence {sorted(codes)} lacks {case.tamper}\n{detail}"
     if case.message:
         assert case.message in report.message, detail
-    outcomes = {c.id.rsplit("::", 1)[-1].rsplit(".", 1)[-1]: c.outcome for c in report.tests.cases}
-    for name in case.failed:  # the attack did not turn these into passes
-        assert outcomes.get(name) in ("failed", "error"), f"{name} did not fail\n{detail}"
-    for name in case.passed:
-        assert outcomes.get(name) == "passed", f"{name} did not pass\n{detail}"
-    codes = {f.code for f in report.lint.findings}
-    assert set(case.lint) <= codes, f"lint findings {sorted(codes)} lack {case.lint}\n{detail}"
+    if report.verdict in ("pass", "fail"):  # the tests ran: their outcomes are evidence
+        outcomes = {c.id.rsplit("::", 1)[-1]: c.outcome for c in report.tests.cases}
+        for name in case.failed:  # the attack did not turn these into passes
+            assert outcomes.get(name) in ("failed", "error"), f"{name} did not fail\n{detail}"
+        for name in case.passed:
+            assert outcomes.get(name) == "passed", f"{name} did not pass\n{detail}"
+        assert not (case.none_pass and report.tests.passed), f"a test passed\n{detail}"
+        found = {f.code for f in report.lint.findings}
+        assert set(case.lint) <= found, f"lint findings {sorted(found)} lack {case.lint}\n{detail}"
     report.model_dump_json()  # whatever the code printed, the report serialises
 
     after = adv_sandbox.check(GOOD, timeout_s=20)
