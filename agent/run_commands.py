@@ -14,7 +14,15 @@ from codemend.agent.config import Settings, load_settings
 from codemend.agent.interactive import ask_person, interactive_allowed
 from codemend.agent.models import resolve_model
 from codemend.agent.nodes import Deps
-from codemend.agent.runs import Outcome, RunStore, ensure_writable, new_run_id, result_json, write_outputs
+from codemend.agent.runs import (
+    Outcome,
+    RunStore,
+    ensure_writable,
+    new_run_id,
+    paused_on_infra_error,
+    result_json,
+    write_outputs,
+)
 from codemend.agent.spec import load_task
 from codemend.agent.state import TaskInfo
 from codemend.sandbox.config import SandboxConfig
@@ -23,6 +31,8 @@ from rich.console import Console
 from rich.markup import escape
 
 EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
+RECORDED_SETTINGS = {"model", "base_url", "temperature", "seed", "sandbox", "pool_size"}
+"""The settings a run records with its input (``codemend_runs.start``), for the record."""
 DEMO_TASK = "safe_stats"
 
 
@@ -101,13 +111,23 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
         store = stack.enter_context(RunStore(settings.state_dir))
         ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
                         force=bool(getattr(args, "force", False)))
-        deps = make_deps(settings, stack, console, settings.fallback_model)
+        # a bad --model fails here, before anything is recorded
+        model = _model(settings, stack)
+        second = _model(settings, stack, settings.fallback_model) if settings.fallback_model \
+            else None
         info = TaskInfo.from_task(task)
         max_iterations = settings.max_iterations or task.max_iterations
+        # recorded (and committed) before the id is shown, the pool starts or the model is
+        # called: from here on a kill at any moment leaves a run `resume` can start over
         store.register(run_id, task.name, settings.model, str(out_dir), info=info,
-                       max_iterations=max_iterations)
+                       max_iterations=max_iterations,
+                       extra={"fallback_model": settings.fallback_model} if settings.fallback_model
+                       else None,
+                       settings=settings.model_dump(mode="json", include=RECORDED_SETTINGS))
         console.print(f"solving [bold]{task.name}[/] with {settings.model} "
                       f"(run {run_id}, sandbox {settings.sandbox})")
+        with paused_on_infra_error(store.resume_command(run_id)):
+            deps = Deps(model=model, sandbox=_sandbox(settings, stack, console), fallback=second)
         started = time.monotonic()
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.start(run_id, info, settings.model, max_iterations, deps,
@@ -184,15 +204,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
         model_name = args.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
         fallback = args.fallback_model or current.state.fallback_model
-        model = _model(settings, stack)
-        second = _model(settings, stack, fallback) if fallback else None
-        if current.state.task.kind == "repo":
-            from codemend.agent.fix_commands import resume_sandbox
+        with paused_on_infra_error(store.resume_command(args.run_id)):
+            model = _model(settings, stack)
+            second = _model(settings, stack, fallback) if fallback else None
+            if current.state.task.kind == "repo":
+                from codemend.agent.fix_commands import resume_sandbox
 
-            sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
-        else:
-            sandbox = _sandbox(settings, stack, console)
-        deps = Deps(model=model, sandbox=sandbox, fallback=second)
+                sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
+            else:
+                sandbox = _sandbox(settings, stack, console)
+            deps = Deps(model=model, sandbox=sandbox, fallback=second)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
             decision = ask_person(console, current)

@@ -82,6 +82,19 @@ def db_errors(path: Path, resume: str = "") -> Iterator[None]:
         raise db_error(path, exc, resume) from exc
 
 
+@contextmanager
+def paused_on_infra_error(resume: str) -> Iterator[None]:
+    """An InfraError (Docker down, model server gone, ...) while a run is under way: what is
+    recorded stands, so the message ends with the command that continues the run."""
+    try:
+        yield
+    except InfraError as exc:
+        if resume in str(exc):
+            raise
+        raise type(exc)(f"{str(exc).rstrip('. ')}. The run is paused; once that is "
+                        f"fixed, continue it with `{resume}`") from exc
+
+
 def new_run_id(task_name: str) -> str:
     return f"{task_name[:24]}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
@@ -142,15 +155,17 @@ class RunStore:
 
     def register(self, run_id: str, task: str, model: str, out: str, *,
                  info: TaskInfo | None = None, max_iterations: int | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
-        """Record a new run. With ``info``, a run killed before its first checkpoint can
-        still be resumed (it starts over from this input)."""
+                 extra: dict[str, Any] | None = None,
+                 settings: dict[str, Any] | None = None) -> None:
+        """Record a new run (committed at once). With ``info``, a run killed before its
+        first checkpoint can still be resumed: it starts over from this input (``extra``:
+        further ``RunState`` fields). ``settings`` are kept with it for the record."""
         if self.exists(run_id):
             raise BadInput(f"run id {run_id!r} already exists; pick another --run-id or use "
                            f"`codemend resume {run_id}`")
         start = None if info is None else json.dumps(
             {"task": info.model_dump(mode="json"), "max_iterations": max_iterations,
-             "extra": extra or {}})
+             "extra": extra or {}, "settings": settings or {}})
         with db_errors(self.path):
             self.conn.execute("INSERT INTO codemend_runs (run_id, task, model, created, out, "
                               "start) VALUES (?, ?, ?, ?, ?, ?)",
@@ -231,22 +246,15 @@ class RunStore:
         resume = self.resume_command(run_id)
         if deps.repo_bases is None:
             deps.repo_bases = RepoBases(self.conn)
-        try:
-            with db_errors(self.path, resume):
-                for update in self.graph.stream(payload, config, context=deps,
-                                                stream_mode="updates"):
-                    for node, delta in update.items():
-                        if node == "fallback" and on_note is not None and delta:
-                            on_note(fallback_note(delta))
-                        if node == "check" and isinstance(delta, dict) and on_attempt:
-                            for attempt in delta.get("attempts") or []:
-                                on_attempt(attempt, None)
-        except InfraError as exc:
-            if resume in str(exc):
-                raise
-            # Docker down, model server gone, ...: the last checkpoint stands
-            raise type(exc)(f"{str(exc).rstrip('. ')}. The run is paused; once that is "
-                            f"fixed, continue it with `{resume}`") from exc
+        with paused_on_infra_error(resume), db_errors(self.path, resume):
+            for update in self.graph.stream(payload, config, context=deps,
+                                            stream_mode="updates"):
+                for node, delta in update.items():
+                    if node == "fallback" and on_note is not None and delta:
+                        on_note(fallback_note(delta))
+                    if node == "check" and isinstance(delta, dict) and on_attempt:
+                        for attempt in delta.get("attempts") or []:
+                            on_attempt(attempt, None)
         return self.outcome(run_id)
 
     def outcome(self, run_id: str) -> Outcome:

@@ -80,6 +80,10 @@ class Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def stderr_so_far(self) -> str:
+        """What it has written to stderr up to now (while it runs)."""
+        return self._err.read_text(errors="replace")
+
     def kill(self) -> bool:
         """SIGKILL it; False when it had already exited."""
         if not self.alive():

@@ -5,6 +5,8 @@ repeated; no container left behind (the next codemend start reaps a killed one's
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,7 @@ from e2e_helpers import (
     load_replies,
     no_traceback,
     read_outputs,
+    rle_solution,
     wait_for,
 )
 
@@ -50,7 +53,8 @@ class Trigger:
     what: ``row`` (the run's row in codemend_runs), ``checkpoint`` / ``write`` (rows of
     LangGraph's checkpoints / writes tables), ``container`` (a container labelled with the
     process's pid), ``model`` (a request reached the model server), ``out`` (the output
-    folder appeared)."""
+    folder appeared), ``printed`` (solve's progress line names the run id, as a person sees
+    it), ``clock`` (right away: only ``delay`` seconds after the start)."""
 
     what: str
     k: int = 1
@@ -68,11 +72,18 @@ class Point:
     again: Trigger | None = None
     served: bool = False
     """Use the stalling model server instead of the scripted model (kills mid-call)."""
+    pool: bool = False
+    """``solve`` uses the pooled sandbox (a kill can land while the pool starts)."""
 
     @property
     def name(self) -> str:
-        return f"{'served-' if self.served else ''}{self.at}" + (
-            f"-then-{self.again}" if self.again else "")
+        return (f"{'served-' if self.served else ''}{'pool-' if self.pool else ''}{self.at}"
+                + (f"-then-{self.again}" if self.again else ""))
+
+    @property
+    def shown(self) -> bool:
+        """``solve`` prints progress (no --json), so the kill can follow what a person sees."""
+        return self.at.what in ("printed", "clock")
 
 
 POINTS = [  # the longest first: they share the lanes better
@@ -86,6 +97,10 @@ POINTS = [  # the longest first: they share the lanes better
     *(Point(Trigger("container", k)) for k in range(1, 6)),  # check, fix, check, check, hidden
     Point(Trigger("container", 3, 0.3)),
     Point(Trigger("out")),  # while writing the final files
+    # the first second: a run id a person has seen must be resumable, however early the kill
+    Point(Trigger("printed"), pool=True),  # the pool is not started yet
+    Point(Trigger("printed", delay=0.3), pool=True),  # while it starts
+    Point(Trigger("clock", delay=0.8)),  # before or after the id is shown
 ]
 
 
@@ -123,15 +138,24 @@ class Ctx:
         return ["--state-dir", str(self.state), "--sandbox", "cold", "--json",
                 "--no-interactive"]
 
-    def solve(self) -> Proc:
+    def solve(self, point: Point) -> Proc:
+        args = self.common()
+        if point.pool:
+            args[args.index("cold")] = "pool"
+        if point.shown:
+            args.remove("--json")
         return self.cli.spawn("solve", str(SPEC), *self.model_args(), "--run-id",
-                              self.run_id, *self.common())
+                              self.run_id, *args)
+
+    def printed(self, proc: Proc) -> bool:
+        """Has ``solve`` shown the run id (its progress line on stderr)?"""
+        return f"(run {self.run_id}," in proc.stderr_so_far()
 
     def resume_args(self) -> list[str]:
         extra = ["--base-url", self.server.url] if self.server else []
         return ["resume", self.run_id, *extra, *self.common()]
 
-    def counter(self, what: str, proc: Proc) -> Callable[[], int]:
+    def counter(self, what: str, proc: Proc, trig: Trigger) -> Callable[[], int]:
         if what in ("row", "checkpoint", "write"):
             attr = {"row": "runs", "checkpoint": "checkpoints", "write": "writes"}[what]
             return lambda: getattr(self.db.counts(), attr)
@@ -147,12 +171,16 @@ class Ctx:
             return lambda: len(self.server.arrivals)
         if what == "out":
             return lambda: int(self.out_dir.exists())
+        if what == "printed":
+            return lambda: int(self.printed(proc))
+        if what == "clock":
+            return lambda: trig.k
         raise AssertionError(what)
 
     def kill_at(self, proc: Proc, trig: Trigger) -> bool:
         """Wait for the trigger (counted from now), then SIGKILL. False: it finished first."""
-        count = self.counter(trig.what, proc)
-        base = max(count(), 0) if trig.what not in ("container", "out") else 0
+        count = self.counter(trig.what, proc, trig)
+        base = max(count(), 0) if trig.what in ("row", "checkpoint", "write", "model") else 0
         every = 0.01 if trig.what == "container" else 0.002
         hit = wait_for(lambda: count() >= base + trig.k, timeout=TRIGGER_TIMEOUT,
                        every=every, proc=proc)
@@ -187,9 +215,10 @@ def _run_point(point: Point, root: Path, server: ScriptServer | None) -> tuple[O
     pids: list[int] = []
     ended: dict[str, Any] = {}
     try:
-        proc = ctx.solve()
+        proc = ctx.solve(point)
         pids.append(proc.pid)
         result.killed = ctx.kill_at(proc, point.at)
+        seen_id = ctx.printed(proc)
         c = db.counts()
         orphans = containers_of(client, [proc.pid])
         result.orphans = [o["Id"] for o in orphans]
@@ -212,6 +241,10 @@ def _run_point(point: Point, root: Path, server: ScriptServer | None) -> tuple[O
             if res.code == 0:
                 final = res.json()
                 break
+            if point.at.what == "clock" and not seen_id and res.code == 2 and (
+                    f"no run {ctx.run_id!r}" in res.stderr):
+                result.landed += "; killed before the id was shown: no run (fine)"
+                return result, ended
             result.problems.append(f"resume #{result.resumes}: {res}")
         if final is None or final["status"] != "solved":
             result.problems.append(f"not solved after resuming: {final}")
@@ -234,7 +267,7 @@ def _run_point(point: Point, root: Path, server: ScriptServer | None) -> tuple[O
         client.close()
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(1200)
 def test_killed_anywhere_resume_equals_uninterrupted(tmp_path, docker_client, sandbox_image,
                                                     script_server):
     started = time.monotonic()
@@ -267,3 +300,52 @@ def test_killed_anywhere_resume_equals_uninterrupted(tmp_path, docker_client, sa
         for cid in o.orphans:
             assert not docker_client.api.containers(all=True, filters={"id": cid}), (
                 f"{o.point.name}: orphan {cid[:12]} was not reaped")
+
+
+class SilentDaemon:
+    """A TCP port that accepts connections and never answers: a Docker daemon that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.timeout(240)
+def test_recorded_before_the_sandbox_starts(tmp_path, docker_client, sandbox_image):
+    """``solve`` shows the run id while its sandbox cannot start yet (the daemon hangs); a
+    SIGKILL then loses nothing: ``resume`` (with Docker back) runs it to the end."""
+    daemon = SilentDaemon()
+    state, run_id = tmp_path / "state", "early"
+    try:
+        hanging = Cli(tmp_path, clean_env(DOCKER_HOST=daemon.url))
+        proc = hanging.spawn("solve", str(SPEC), "--model", SCRIPTED, "--run-id", run_id,
+                             "--state-dir", str(state), "--sandbox", "pool", "--no-interactive")
+        shown = wait_for(lambda: f"(run {run_id}," in proc.stderr_so_far(), timeout=30,
+                         proc=proc)
+        assert proc.kill(), "solve ended by itself while its sandbox hung"
+        assert shown, f"the run id was not shown before the sandbox started:\n{proc.wait()}"
+    finally:
+        daemon.close()
+    cli = Cli(tmp_path, clean_env())
+    res = cli.run("resume", run_id, "--state-dir", str(state), "--sandbox", "cold", "--json",
+                  "--no-interactive")
+    no_traceback(res)
+    assert res.code == 0 and res.json()["status"] == "solved", str(res)
+    shown_run = cli.run("show", run_id, "--json", "--state-dir", str(state))
+    assert attempts_of(shown_run.json()) == RLE_ATTEMPTS
+    assert read_outputs(state / "out" / run_id)["solution"] == rle_solution()
