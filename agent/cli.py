@@ -17,14 +17,18 @@ def _parser() -> argparse.ArgumentParser:
                                 "container before anyone sees it.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def model_flags(sp: argparse.ArgumentParser) -> None:
+    def model_flags(sp: argparse.ArgumentParser, batch: bool = True) -> None:
         sp.add_argument("--model", help="provider:name, e.g. ollama:qwen2.5-coder:7b or "
                         "scripted:replies.toml")
+        sp.add_argument("--fallback-model", metavar="MODEL", help="a second model, tried for the "
+                        "rest of the budget where the run would escalate")
         sp.add_argument("--base-url", help="server URL (openai-compat, or to override)")
         sp.add_argument("--temperature", type=float)
         sp.add_argument("--seed", type=int)
         sp.add_argument("--state-dir", help="where runs.sqlite lives (default .codemend)")
         sp.add_argument("--sandbox", choices=["pool", "cold"])
+        if not batch:
+            return
         sp.add_argument("--json", action="store_true", help="print one JSON object")
         sp.add_argument("--interactive", action=argparse.BooleanOptionalAction, default=None,
                         help="ask a person on escalation (default: when on a terminal)")
@@ -69,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out")
     model_flags(r)
 
+    rp = sub.add_parser("repair", help="an interactive repair session at the terminal")
+    rp.add_argument("target", nargs="?", metavar="PATH | SPEC.toml",
+                    help="a task spec (its solution files beside it are the work tree)")
+    rp.add_argument("--resume", metavar="RUN_ID", help="continue a session where it stopped")
+    rp.add_argument("--commit", action="store_true",
+                    help="commit what you choose to write to the work tree (git)")
+    rp.add_argument("--max-iterations", type=int)
+    rp.add_argument("--run-id")
+    model_flags(rp, batch=False)
+
     ls = sub.add_parser("runs", help="list runs")
     ls.add_argument("--state-dir")
     ls.add_argument("--json", action="store_true")
@@ -104,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("check", "sandbox"):
             from codemend.agent import sandbox_commands as cmds
+        elif args.command == "repair":
+            from codemend.agent.repair import command as cmds  # type: ignore[no-redef]
         elif args.command == "eval":
             from codemend.agent.eval import command as cmds  # type: ignore[no-redef]
         elif args.command == "fix":

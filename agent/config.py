@@ -18,6 +18,8 @@ class Settings(BaseModel):
 
     model: str = "ollama:qwen2.5-coder:7b"
     """Model as ``provider:name`` (see docs/ARCHITECTURE.md, "Models")."""
+    fallback_model: str | None = None
+    """A second model, tried for the rest of the budget where a run would escalate."""
     base_url: str | None = None
     """Server URL for ``openai-compat`` (or to override a provider's default)."""
     temperature: float | None = Field(None, ge=0, le=2)

@@ -172,3 +172,23 @@ def _multi(blocks: list[list[str]], targets: list[str]) -> dict[str, str]:
         which = ", ".join(missing)
         raise FormatError(f"Your reply had no ```python block for {which}. {how}")
     return found
+
+
+SUMMARY_CHARS = 120
+
+
+def reply_summary(reply: str) -> str:
+    """One line on what a reply proposes: the first sentence of its prose (text outside the
+    fenced blocks), shown to the person reviewing the change. Empty when it has none."""
+    prose: list[str] = []
+    inside = False
+    for line in reply[:MAX_REPLY_CHARS].splitlines():
+        if _OPEN.match(line) or _CLOSE.match(line):
+            inside = not inside
+            continue
+        if not inside and line.strip():
+            prose.append(line.strip())
+    text = " ".join(prose)
+    m = re.search(r"(?<=[.!?])\s", text)
+    first = (text[:m.start()] if m else text).rstrip(":")
+    return first if len(first) <= SUMMARY_CHARS else first[:SUMMARY_CHARS - 3].rstrip() + "..."

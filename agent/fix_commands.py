@@ -56,8 +56,9 @@ def _inside(root: Path, other: Path) -> str | None:
 def cmd_fix(args: argparse.Namespace) -> int:
     """Check everything the user gave before anything slow starts (exit 2 on bad input)."""
     _validate(args)
-    flags = {k: getattr(args, k, None) for k in ("model", "base_url", "temperature", "seed",
-                                                  "max_iterations", "state_dir", "sandbox")}
+    flags = {k: getattr(args, k, None) for k in ("model", "fallback_model", "base_url",
+                                                  "temperature", "seed", "max_iterations",
+                                                  "state_dir", "sandbox")}
     settings = load_settings(flags)
     snap = load_repo(Path(args.path))
     root = snap.root
@@ -87,7 +88,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.store import RepoBases
-    from codemend.agent.run_commands import _console, _finish, _model
+    from codemend.agent.run_commands import _console, _finish, _model, note_printer
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
 
@@ -99,6 +100,8 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         store = stack.enter_context(RunStore(settings.state_dir))
         ensure_writable(out_dir, OUTPUTS, run_id, force=bool(args.force))
         model = _model(settings, stack)
+        fallback = _model(settings, stack, settings.fallback_model) if (
+            settings.fallback_model) else None
         sandbox, timeout_s = repo_sandbox(settings, stack, console, snap)
         bases = RepoBases(store.conn)
         base_id = bases.put_snapshot(snap)
@@ -126,10 +129,12 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
                        max_iterations=max_iterations)
         console.print(f"fixing [bold]{escape(info.name)}[/] with {escape(settings.model)} "
                       f"(run {run_id})", highlight=False)
-        deps = Deps(model=model, sandbox=sandbox, repo_bases=bases)
+        deps = Deps(model=model, sandbox=sandbox, repo_bases=bases, fallback=fallback)
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.start(run_id, info, settings.model, max_iterations, deps,
-                              on_attempt=lambda a, _: render.attempt_line(console, a))
+                              on_attempt=lambda a, _: render.attempt_line(console, a),
+                              on_note=note_printer(console),
+                              fallback_model=settings.fallback_model)
         return _finish(args, store, out, console, deps)
 
 
@@ -159,6 +164,21 @@ def resume_sandbox(settings: Settings, stack: ExitStack, console: Console, store
 
     return repo_sandbox(settings, stack, console,
                         RepoBases(store.conn).snapshot(task.repo.base_id))[0]
+
+
+def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
+    """``resume --edit PATH`` of a repository run: PATH is a work tree (the repository
+    itself after a person edited it, or a copy); the next candidate is every text file
+    there that differs from the run's base snapshot."""
+    from codemend.agent.repo.store import RepoBases
+
+    base = RepoBases(store.conn).snapshot(task.repo.base_id)
+    edited = load_repo(path)
+    overlay = {p: t for p, t in edited.files.items() if base.files.get(p) != t}
+    if not overlay:
+        raise BadInput(f"--edit {path}: no file differs from the run's start; edit the work "
+                       "tree first")
+    return overlay
 
 
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 from codemend.agent import nodes
+from codemend.agent import routing as r
 from codemend.agent.nodes import Deps
-from codemend.agent.routing import route_after_check, route_after_escalate, route_after_hidden
 from codemend.agent.state import RunState
 from langgraph.graph import END, START, StateGraph
 
+NODES = ("generate", "check", "autofix", "fix", "verify_hidden", "escalate", "done",
+         "instruct", "review", "fallback")
+WORK = ["autofix", "fix", "fallback", "escalate"]
+
 
 def build_graph(checkpointer=None):
-    """generate → check → verify_hidden → done, with autofix / fix / escalate loops."""
+    """generate → check → verify_hidden → done, with autofix / fix / escalate loops.
+
+    A repair session (``interactive``) starts with a baseline check and ``instruct``, and
+    every proposal passes ``review`` (a person) before its check; ``fallback`` switches to
+    the second model where the run would escalate.
+    """
     g = StateGraph(RunState, context_schema=Deps)
-    for name in ("generate", "check", "autofix", "fix", "verify_hidden", "escalate", "done"):
+    for name in NODES:
         g.add_node(name, getattr(nodes, name))
-    g.add_edge(START, "generate")
-    g.add_edge("generate", "check")
-    g.add_conditional_edges("check", route_after_check,
-                            ["verify_hidden", "autofix", "fix", "escalate"])
-    g.add_edge("autofix", "check")
-    g.add_edge("fix", "check")
-    g.add_conditional_edges("verify_hidden", route_after_hidden, ["done", "escalate"])
-    g.add_conditional_edges("escalate", route_after_escalate, ["fix", "check", "done"])
+    g.add_conditional_edges(START, r.route_start, ["check", "instruct", "generate"])
+    g.add_conditional_edges("instruct", r.route_after_instruct, ["generate", *WORK])
+    for proposer in ("generate", "fix", "autofix"):
+        g.add_conditional_edges(proposer, r.route_proposal, ["review", "check"])
+    g.add_conditional_edges("review", r.route_after_review, ["check", "fix", "generate"])
+    g.add_conditional_edges("check", r.route_after_check, ["verify_hidden", "instruct", *WORK])
+    g.add_edge("fallback", "fix")
+    g.add_conditional_edges("verify_hidden", r.route_after_hidden, ["done", "escalate"])
+    g.add_conditional_edges("escalate", r.route_after_escalate, ["fix", "check", "done"])
     g.add_edge("done", END)
     return g.compile(checkpointer=checkpointer)

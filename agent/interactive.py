@@ -9,8 +9,9 @@ from typing import Any
 
 from codemend.agent import render
 from codemend.agent.runs import Outcome
+from codemend.agent.terminal import ESCALATION, Terminal
 from rich.console import Console
-from rich.prompt import Prompt
+from rich.markup import escape
 
 
 def interactive_allowed(args: argparse.Namespace) -> bool:
@@ -26,22 +27,21 @@ def ask_person(console: Console, out: Outcome) -> dict[str, Any] | None:
     if not sys.stdin.isatty():
         return None
     s = out.state
-    console.print(f"[yellow]paused[/]: {out.reason}")
+    term = Terminal(console)
+    console.print(f"[yellow]paused[/]: {escape(out.reason)}")
     if s.best is not None:
         best = s.attempts[s.best]
         console.print(f"best attempt: #{best.n} ({best.verdict}, {best.passed} passed)")
         if best.report is not None:
             render.check_report(console, best.report)
-    choice = Prompt.ask("[h]int, [m]ore iterations, [e]dit, [a]ccept best, [s]top (stay "
-                        "paused), a[b]ort", choices=["h", "m", "e", "a", "s", "b"], default="s",
-                        console=console)
+    choice, _ = term.choose(ESCALATION)
     if choice == "h":
-        return {"action": "hint", "hint": Prompt.ask("hint for the fixer", console=console)}
+        return {"action": "hint", "hint": term.line("hint for the fixer")}
     if choice == "m":
-        n = Prompt.ask("how many more iterations", default="2", console=console)
+        n = term.line("how many more iterations", default="2")
         return {"action": "more", "more": max(1, int(n)) if n.isdigit() else 2}
     if choice == "e":
-        path = Path(Prompt.ask("path of the edited solution file", console=console))
+        path = Path(term.line("path of the edited solution file"))
         if not path.is_file():
             console.print(f"[red]{path} is not a file; staying paused[/]")
             return None

@@ -48,12 +48,13 @@ class SpecKind:
 
     def messages(self, state: RunState, deps: Any, node: str) -> list[dict[str, str]]:
         if node == "generate":
-            return generator_messages(state.task)
+            return generator_messages(state.task, hint=state.hint, feedback=state.feedback)
         last = state.last
         files = state.files or (state.attempts[state.best].files if state.best is not None
                                 else {})
         return fixer_messages(state.task, files, last.report if last else None,
-                              format_error=state.format_error, hint=state.hint)
+                              format_error=state.format_error, hint=state.hint,
+                              feedback=state.feedback)
 
     def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
         return extract_files(text, state.task.solution_files)

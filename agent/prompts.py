@@ -31,13 +31,25 @@ def _code_blocks(files: dict[str, str]) -> str:
                        for path, code in sorted(files.items()))
 
 
-def generator_messages(task: TaskInfo) -> list[dict[str, str]]:
+def _person(hint: str | None, feedback: str | None) -> list[str]:
+    """What a person said (a repair session's reviewer, or an escalation's hint)."""
+    parts = []
+    if feedback:
+        parts.append(f"## A person reviewed your last proposal\n{feedback.strip()}")
+    if hint:
+        parts.append(f"## Hint from a person reviewing this run\n{hint.strip()}")
+    return parts
+
+
+def generator_messages(task: TaskInfo, *, hint: str | None = None,
+                       feedback: str | None = None) -> list[dict[str, str]]:
     tests = "\n\n".join(f"`{path}`:\n```python\n{src.rstrip()}\n```"
                         for path, src in sorted(task.tests.items()))
     files = ", ".join(f"`{f}`" for f in task.solution_files)
     user = (f"## Task\n{task.prompt.strip()}\n\n## Files to write\n{files}\n\n"
             f"## Tests your code must pass (read-only; do not rewrite them)\n{tests}\n\n"
-            f"{_fence_instructions(task)}")
+            + "".join(p + "\n\n" for p in _person(hint, feedback))
+            + _fence_instructions(task))
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -79,8 +91,8 @@ def describe_failures(report: CheckReport, files: dict[str, str]) -> str:
 
 
 def fixer_messages(task: TaskInfo, files: dict[str, str], report: CheckReport | None,
-                   *, format_error: str | None = None, hint: str | None = None
-                   ) -> list[dict[str, str]]:
+                   *, format_error: str | None = None, hint: str | None = None,
+                   feedback: str | None = None) -> list[dict[str, str]]:
     parts = [f"## Task\n{task.prompt.strip()}"]
     if files:
         parts.append(f"## Your current code\n{_code_blocks(files)}")
@@ -88,8 +100,7 @@ def fixer_messages(task: TaskInfo, files: dict[str, str], report: CheckReport | 
         parts.append(f"## Your last reply could not be used\n{format_error}")
     elif report is not None:
         parts.append("## What the sandbox check found\n" + describe_failures(report, files))
-    if hint:
-        parts.append(f"## Hint from a person reviewing this run\n{hint.strip()}")
+    parts += _person(hint, feedback)
     parts.append("Fix the code so every test passes and lint is clean. Do not change the "
                  f"tests. {_fence_instructions(task)}")
     return [{"role": "system", "content": SYSTEM},

@@ -60,16 +60,18 @@ def attempt_line(console: Console, a: Attempt, details: int = 3) -> None:
                   for c in r.tests.cases if c.outcome in ("failed", "error")]
     for text in lines[:details]:
         console.print(f"        [dim]{escape(text)}[/]", highlight=False, soft_wrap=True)
-    if len(lines) > details:
+    if details and len(lines) > details:
         console.print(f"        [dim]... {len(lines) - details} more[/]", highlight=False)
 
 
-def outcome(console: Console, out: Outcome, out_dir: str) -> None:
+def outcome(console: Console, out: Outcome, out_dir: str, elapsed_s: float | None = None
+            ) -> None:
     colour = {"solved": "green", "escalated": "yellow"}.get(out.status, "red")
     s = out.state
+    took = f" in {elapsed_s:.1f}s" if elapsed_s is not None else ""
     console.print(f"[{colour}]{out.status}[/] after {out.iterations} iteration(s), "
                   f"{len(s.attempts)} check(s), {s.prompt_tokens + s.completion_tokens} "
-                  f"tokens; run {out.run_id}")
+                  f"tokens{took}; run {out.run_id}")
     if out.reason:
         console.print(f"  {escape(out.reason)}")
     if out.status == "escalated":

@@ -28,7 +28,7 @@ def better(candidate: Attempt, best: Attempt | None) -> bool:
 
 def stuck_reason(attempts: list[Attempt]) -> str | None:
     """Escalate early: the same failure k times in a row, or code seen before."""
-    model_attempts = [a for a in attempts if a.node != "autofix"]
+    model_attempts = [a for a in attempts if a.node not in ("autofix", "baseline")]
     if len(model_attempts) >= STUCK_REPEATS:
         tail = model_attempts[-STUCK_REPEATS:]
         if len({a.signature for a in tail}) == 1:
@@ -48,18 +48,48 @@ def fixable_only_lint(attempt: Attempt) -> bool:
     return any(f.fixable for f in attempt.report.lint.findings)
 
 
+def route_start(state: RunState) -> str:
+    """A repair session checks the files it starts from (the baseline) first, unless it
+    comes already checked (a repository's baseline, run before the loop)."""
+    if state.source == "baseline":
+        return "instruct" if state.attempts else "check"
+    return "instruct" if state.interactive else "generate"
+
+
 def route_after_check(state: RunState) -> str:
     last = state.last
     assert last is not None, "check always records an attempt"
     if last.verdict == "pass":
         return "verify_hidden"
+    if state.interactive and last.node == "baseline":
+        return "instruct"
+    return route_work(state)
+
+
+def route_work(state: RunState) -> str:
+    """The next step on a failing check: autofix, fix, or (fallback model, then) a person."""
+    last = state.last
+    assert last is not None
     if last.verdict in ("fail",) and fixable_only_lint(last):
         return "autofix"
-    if stuck_reason(state.attempts) is not None:
-        return "escalate"
-    if state.iteration >= state.max_iterations:
-        return "escalate"
+    if stuck_reason(state.recent) is not None or state.iteration >= state.max_iterations:
+        return "fallback" if state.fallback_model and not state.on_fallback else "escalate"
     return "fix"
+
+
+def route_after_instruct(state: RunState) -> str:
+    return "generate" if state.last is None else route_work(state)
+
+
+def route_proposal(state: RunState) -> str:
+    """In a repair session a proposal waits for the person (review) before its check."""
+    return "review" if state.interactive and state.format_error is None else "check"
+
+
+def route_after_review(state: RunState) -> str:
+    if state.decision in ("apply", "edit"):
+        return "check"
+    return "fix" if state.last is not None else "generate"
 
 
 def route_after_hidden(state: RunState) -> str:

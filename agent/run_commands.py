@@ -20,14 +20,16 @@ from codemend.agent.state import TaskInfo
 from codemend.sandbox.config import SandboxConfig
 from codemend.sandbox.errors import BadInput
 from rich.console import Console
+from rich.markup import escape
 
 EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
 DEMO_TASK = "safe_stats"
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    flags = {k: getattr(args, k, None) for k in ("model", "base_url", "temperature", "seed",
-                                                  "max_iterations", "state_dir", "sandbox")}
+    flags = {k: getattr(args, k, None) for k in ("model", "fallback_model", "base_url",
+                                                  "temperature", "seed", "max_iterations",
+                                                  "state_dir", "sandbox")}
     return load_settings({**flags, **extra})
 
 
@@ -41,11 +43,23 @@ def _sandbox(settings: Settings, stack: ExitStack, console: Console):
     return sb
 
 
-def _model(settings: Settings, stack: ExitStack):
-    model = resolve_model(settings.model, base_url=settings.base_url,
+def _model(settings: Settings, stack: ExitStack, name: str | None = None):
+    model = resolve_model(name or settings.model, base_url=settings.base_url,
                           temperature=settings.temperature, seed=settings.seed)
     stack.callback(model.close)
     return model
+
+
+def make_deps(settings: Settings, stack: ExitStack, console: Console,
+              fallback: str | None = None) -> Deps:
+    """Model (and fallback model) first, so a bad --model fails before Docker is asked."""
+    model = _model(settings, stack)
+    second = _model(settings, stack, fallback) if fallback else None
+    return Deps(model=model, sandbox=_sandbox(settings, stack, console), fallback=second)
+
+
+def note_printer(console: Console):
+    return lambda text: console.print(f"[yellow]{escape(text)}[/]")
 
 
 def _console(args: argparse.Namespace) -> Console:
@@ -54,14 +68,15 @@ def _console(args: argparse.Namespace) -> Console:
 
 
 def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Console,
-            deps: Deps) -> int:
+            deps: Deps, started: float | None = None) -> int:
     out_dir = Path(getattr(args, "out", None) or store.meta(out.run_id)["out"])
     while out.status == "escalated" and interactive_allowed(args):
         decision = ask_person(console, out)
         if decision is None:
             break
         out = store.resume(out.run_id, deps, decision,
-                           on_attempt=lambda a, _: render.attempt_line(console, a))
+                           on_attempt=lambda a, _: render.attempt_line(console, a),
+                           on_note=note_printer(console))
     if out.state.task.kind == "repo":
         from codemend.agent.fix_commands import finish_repo
 
@@ -72,7 +87,8 @@ def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Co
     if args.json:
         print(json.dumps(result_json(out, str(out_dir))))
     else:
-        render.outcome(Console(soft_wrap=True), out, str(out_dir))
+        elapsed = time.monotonic() - started if started is not None else None
+        render.outcome(Console(soft_wrap=True), out, str(out_dir), elapsed_s=elapsed)
     return EXIT.get(out.status, 1)
 
 
@@ -85,8 +101,7 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
         store = stack.enter_context(RunStore(settings.state_dir))
         ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
                         force=bool(getattr(args, "force", False)))
-        model = _model(settings, stack)
-        deps = Deps(model=model, sandbox=_sandbox(settings, stack, console))
+        deps = make_deps(settings, stack, console, settings.fallback_model)
         info = TaskInfo.from_task(task)
         max_iterations = settings.max_iterations or task.max_iterations
         store.register(run_id, task.name, settings.model, str(out_dir), info=info,
@@ -96,9 +111,10 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
         started = time.monotonic()
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.start(run_id, info, settings.model, max_iterations, deps,
-                              on_attempt=lambda a, _: render.attempt_line(console, a))
-        console.print(f"[dim]{time.monotonic() - started:.1f}s[/]")
-        return _finish(args, store, out, console, deps)
+                              on_attempt=lambda a, _: render.attempt_line(console, a),
+                              on_note=note_printer(console),
+                              fallback_model=settings.fallback_model)
+        return _finish(args, store, out, console, deps, started)
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -122,6 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         names = sorted(p.parent.name for p in bundled_tasks().glob("*/replies.toml"))
         raise BadInput(f"--task {args.task}: no scripted demo; choose one of {', '.join(names)}")
     demo = argparse.Namespace(spec=str(folder / "spec.toml"), model=f"scripted:{replies}",
+                              fallback_model=None,
                               base_url=None, temperature=None, seed=None, max_iterations=None,
                               out=None, run_id=None, json=args.json, interactive=False,
                               force=False, state_dir=args.state_dir, sandbox=args.sandbox)
@@ -158,7 +175,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         current = store.outcome(args.run_id)
         decision = _decision(args)
         if decision and decision["action"] == "edit":
-            decision["files"] = _edited_files(Path(args.edit), current.state.task)
+            decision["files"] = _edited_files(Path(args.edit), current.state.task, store)
         if current.status == "escalated" and decision is None and not interactive_allowed(args):
             raise BadInput(f"run {args.run_id} is paused ({current.reason}); say how to go on: "
                            "--hint TEXT, --more N, --edit PATH, --accept or --abort")
@@ -166,13 +183,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return _finish(args, store, current, console, None)  # type: ignore[arg-type]
         model_name = args.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
+        fallback = args.fallback_model or current.state.fallback_model
+        model = _model(settings, stack)
+        second = _model(settings, stack, fallback) if fallback else None
         if current.state.task.kind == "repo":
             from codemend.agent.fix_commands import resume_sandbox
 
             sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
         else:
             sandbox = _sandbox(settings, stack, console)
-        deps = Deps(model=_model(settings, stack), sandbox=sandbox)
+        deps = Deps(model=model, sandbox=sandbox, fallback=second)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
             decision = ask_person(console, current)
@@ -180,11 +200,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 return _finish(args, store, current, console, deps)
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.resume(args.run_id, deps, decision,
-                               on_attempt=lambda a, _: render.attempt_line(console, a))
+                               on_attempt=lambda a, _: render.attempt_line(console, a),
+                               on_note=note_printer(console))
         return _finish(args, store, out, console, deps)
 
 
-def _edited_files(path: Path, task: TaskInfo) -> dict[str, str]:
+def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]:
+    if task.kind == "repo":
+        from codemend.agent.fix_commands import edited_overlay
+
+        return edited_overlay(path, task, store)
     if path.is_file() and len(task.solution_files) == 1:
         return {task.solution_files[0]: path.read_text(encoding="utf-8")}
     if path.is_dir():

@@ -31,6 +31,7 @@ CHECKPOINT_TYPES = [
                                                "Finding"))]
 
 OnAttempt = Callable[[Attempt, RunState | None], None]
+OnNote = Callable[[str], None]
 
 
 @dataclass
@@ -88,7 +89,9 @@ def new_run_id(task_name: str) -> str:
 class RunStore:
     """The checkpoint database of one state dir: ``runs.sqlite``."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, resume_verb: str = "resume") -> None:
+        """``resume_verb``: how error messages say to continue a run (``repair --resume``)."""
+        self.resume_verb = resume_verb
         self.path = state_dir / "runs.sqlite"
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
@@ -125,24 +128,29 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _config(self, run_id: str) -> dict:
+    def config(self, run_id: str) -> dict:
+        """The LangGraph config of a run's thread (its latest checkpoint)."""
         return {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
+
+    _config = config
 
     def resume_command(self, run_id: str) -> str:
         """The command line that continues ``run_id`` (naming a non-default state dir)."""
         state_dir = self.path.parent
         flag = "" if state_dir == Path(".codemend") else f" --state-dir {state_dir}"
-        return f"codemend resume {run_id}{flag}"
+        return f"codemend {self.resume_verb} {run_id}{flag}"
 
     def register(self, run_id: str, task: str, model: str, out: str, *,
-                 info: TaskInfo | None = None, max_iterations: int | None = None) -> None:
+                 info: TaskInfo | None = None, max_iterations: int | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         """Record a new run. With ``info``, a run killed before its first checkpoint can
         still be resumed (it starts over from this input)."""
         if self.exists(run_id):
             raise BadInput(f"run id {run_id!r} already exists; pick another --run-id or use "
                            f"`codemend resume {run_id}`")
         start = None if info is None else json.dumps(
-            {"task": info.model_dump(mode="json"), "max_iterations": max_iterations})
+            {"task": info.model_dump(mode="json"), "max_iterations": max_iterations,
+             "extra": extra or {}})
         with db_errors(self.path):
             self.conn.execute("INSERT INTO codemend_runs (run_id, task, model, created, out, "
                               "start) VALUES (?, ?, ?, ?, ?, ?)",
@@ -181,16 +189,20 @@ class RunStore:
             return None
         start = json.loads(row[1])
         return RunState(run_id=run_id, task=TaskInfo.model_validate(start["task"]),
-                        model=row[0], max_iterations=start["max_iterations"])
+                        model=row[0], max_iterations=start["max_iterations"],
+                        **start.get("extra", {}))
 
     # -- driving ---------------------------------------------------------------------
     def start(self, run_id: str, task: TaskInfo, model: str, max_iterations: int, deps: Deps,
-              on_attempt: OnAttempt | None = None) -> Outcome:
-        state = RunState(run_id=run_id, task=task, model=model, max_iterations=max_iterations)
-        return self._drive(run_id, state, deps, on_attempt)
+              on_attempt: OnAttempt | None = None, on_note: OnNote | None = None,
+              **extra: Any) -> Outcome:
+        """Run a new run; ``extra`` sets further ``RunState`` fields (a repair session's)."""
+        state = RunState(run_id=run_id, task=task, model=model, max_iterations=max_iterations,
+                         **extra)
+        return self.drive(run_id, state, deps, on_attempt, on_note)
 
     def resume(self, run_id: str, deps: Deps, decision: dict[str, Any] | None = None,
-               on_attempt: OnAttempt | None = None) -> Outcome:
+               on_attempt: OnAttempt | None = None, on_note: OnNote | None = None) -> Outcome:
         """Continue a paused run with a decision, or a killed one from its last checkpoint."""
         with db_errors(self.path, self.resume_command(run_id)):
             snap = self.graph.get_state(self._config(run_id))
@@ -199,7 +211,7 @@ class RunStore:
             if first is None:
                 raise BadInput(f"run {run_id!r} has no checkpoint yet; start it again with "
                                "solve")
-            return self._drive(run_id, first, deps, on_attempt)
+            return self.drive(run_id, first, deps, on_attempt, on_note)
         if snap.interrupts:
             payload: Any = Command(resume=decision or {"action": "more"})
         elif snap.next or snap.values.get("status", "running") == "running":
@@ -209,10 +221,12 @@ class RunStore:
             payload = None
         else:
             return self.outcome(run_id)
-        return self._drive(run_id, payload, deps, on_attempt)
+        return self.drive(run_id, payload, deps, on_attempt, on_note)
 
-    def _drive(self, run_id: str, payload: Any, deps: Deps, on_attempt: OnAttempt | None
-               ) -> Outcome:
+    def drive(self, run_id: str, payload: Any, deps: Deps, on_attempt: OnAttempt | None = None,
+              on_note: OnNote | None = None) -> Outcome:
+        """Stream the graph from ``payload`` (a first state, a ``Command`` or None) until it
+        stops; each checked attempt goes to ``on_attempt``, a model switch to ``on_note``."""
         config = self._config(run_id)
         resume = self.resume_command(run_id)
         if deps.repo_bases is None:
@@ -221,10 +235,10 @@ class RunStore:
             with db_errors(self.path, resume):
                 for update in self.graph.stream(payload, config, context=deps,
                                                 stream_mode="updates"):
-                    if on_attempt is None:
-                        continue
                     for node, delta in update.items():
-                        if node == "check" and isinstance(delta, dict):
+                        if node == "fallback" and on_note is not None and delta:
+                            on_note(fallback_note(delta))
+                        if node == "check" and isinstance(delta, dict) and on_attempt:
                             for attempt in delta.get("attempts") or []:
                                 on_attempt(attempt, None)
         except InfraError as exc:
@@ -256,7 +270,13 @@ class RunStore:
         return {"run_id": run_id, "status": out.status, "reason": out.reason,
                 "attempts": [{"n": a.n, "node": a.node, "verdict": a.verdict,
                               "passed": a.passed, "failed": a.failed, "lint": a.lint,
-                              "duration_s": a.duration_s} for a in out.state.attempts]}
+                              "duration_s": a.duration_s, "model": a.model}
+                             for a in out.state.attempts]}
+
+
+def fallback_note(delta: dict[str, Any]) -> str:
+    """The line that shows a switch to the fallback model."""
+    return f"switching models: {delta.get('fallback_reason', '')}"
 
 
 def result_json(out: Outcome, out_dir: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from codemend.sandbox.report import CheckReport
 from codemend.sandbox.workspace import Workspace
 from pydantic import BaseModel, Field
 
-Node = Literal["generate", "autofix", "fix", "edit"]
+Node = Literal["baseline", "generate", "autofix", "fix", "edit"]
 Status = Literal["running", "solved", "escalated", "failed"]
 """A repository run reports ``solved`` as ``fixed`` (agent/repo/output.py)."""
 
@@ -58,6 +58,9 @@ class Attempt(BaseModel):
     report: CheckReport | None = None
     model_call: int | None = None
     """Index of the model call that produced it (None for autofix and edits)."""
+    model: str | None = None
+    """The model that wrote it (None for the baseline, autofix and a person's edits); with
+    ``--fallback-model`` this shows where the run switched."""
 
     def passing_ids(self) -> set[str]:
         if self.report is None:
@@ -103,6 +106,38 @@ class RunState(BaseModel):
     """The person's last decision: hint | more | edit | accept | abort."""
     status: Status = "running"
     accepted: bool = False
+    interactive: bool = False
+    """A repair session: a person approves every proposal before it is checked."""
+    summary: str = ""
+    """One line on the current proposal, from the prose of the model's reply."""
+    feedback: str | None = None
+    """What a person said of the last proposal (a rejection reason, an undo); sent once."""
+    fallback_model: str | None = None
+    """The model to switch to when the run would escalate (``--fallback-model``)."""
+    fallback_reason: str | None = None
+    """Set when the run switched to ``fallback_model``: why the first model was left."""
+    fallback_at: int | None = None
+    """How many attempts there were at the switch (stuck detection starts again there)."""
+    fallback_calls: int = 0
+    """Model calls made to the fallback model (its own script index for scripted models)."""
+
+    @property
+    def on_fallback(self) -> bool:
+        return self.fallback_at is not None
+
+    @property
+    def current_model(self) -> str:
+        return self.fallback_model if self.on_fallback and self.fallback_model else self.model
+
+    @property
+    def recent(self) -> list[Attempt]:
+        """The attempts of the model now in use (all of them until a fallback switch)."""
+        return self.attempts[self.fallback_at or 0:]
+
+    @property
+    def applied(self) -> dict[str, str]:
+        """The files as they stand after the last check (a pending proposal not applied)."""
+        return self.last.files if self.last is not None else {}
 
     @property
     def last(self) -> Attempt | None:

@@ -47,7 +47,8 @@ class RepoKind:
         return build_messages(files={**base, **overlay}, base=base, overlay=overlay,
                               report=report, targets=targets,
                               budget_tokens=task.context_tokens, feedback=feedback,
-                              hint=state.hint, is_test=snap.is_test_file)
+                              hint="\n\n".join(t for t in (state.feedback, state.hint) if t)
+                              or None, is_test=snap.is_test_file)
 
     def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
         """Edits apply to the current candidate, less any change to tests or their

@@ -214,10 +214,15 @@ def test_test_weakening_replies_are_never_fixed(work):
     assert "tamper evidence on a changed line: T101 shop/prices.py:7" in reasons[2]
     assert not Path(out["out"], "fix.patch").exists()
     assert git(repo, "status", "--porcelain") == ""  # the work tree was never touched
-    # accepting the best unverified attempt does not make it a fix
-    res = codemend("resume", "weak", "--accept", "--json", "--sandbox", "cold", cwd=work)
-    assert res.returncode == 1, res.stderr
-    assert json.loads(res.stdout)["status"] == "failed"
+    # a person's edit (a work tree holding the fix) is checked like any candidate
+    copy = work / "mine"
+    subprocess.run(["git", "clone", "-q", str(repo), str(copy)], check=True)
+    (copy / "shop/prices.py").write_text(PRICES.replace("(1 + discount)", "(1 - discount)"))
+    res = codemend("resume", "weak", "--edit", str(copy), "--json", cwd=work)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "fixed" and out["files_changed"] == ["shop/prices.py"]
+    assert "(1 - discount)" in Path(out["patch"]).read_text()
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -225,13 +230,19 @@ def test_allowed_test_edits_still_refuse_deletions_and_skips(work):
     repo = shop(work / "repo")
     model = replies(work / "r.json", SKIP_MARK, DELETE_TEST)
     res = codemend("fix", str(repo), "--model", model, "--json", "--max-iterations", "2",
-                   "--allow-test-edits", "--sandbox", "cold", cwd=work)
+                   "--allow-test-edits", "--sandbox", "cold", "--run-id", "allowed", cwd=work)
     assert res.returncode == 3, res.stderr
     reasons = _reasons(json.loads(res.stdout)["out"])
     assert "tests/test_prices.py:10 skips or expects failure of tests" in reasons[0]
     assert "target tests/test_prices.py::test_total_with_discount is skipped" in reasons[0]
     assert "target tests/test_prices.py::test_total_with_discount is missing" in reasons[1]
     assert "2 tests collected, 3 at baseline" in reasons[1]
+    # accepting the best unverified attempt does not make it a fix
+    res = codemend("resume", "allowed", "--accept", "--json", "--sandbox", "cold", cwd=work)
+    assert res.returncode == 1, res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "failed" and out["patch"] is None
+    assert git(repo, "status", "--porcelain") == ""
 
 
 def test_clean_repository_makes_no_model_call(work):
