@@ -193,6 +193,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store = stack.enter_context(RunStore(settings.state_dir))
         meta = store.meta(args.run_id)
         current = store.outcome(args.run_id)
+        if current.state.interactive:
+            raise BadInput(f"run {args.run_id} is a repair session; continue it with "
+                           f"`{store.resume_command(args.run_id, 'repair --resume')}`")
         decision = _decision(args)
         if decision and decision["action"] == "edit":
             decision["files"] = _edited_files(Path(args.edit), current.state.task, store)

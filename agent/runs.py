@@ -147,11 +147,11 @@ class RunStore:
 
     _config = config
 
-    def resume_command(self, run_id: str) -> str:
+    def resume_command(self, run_id: str, verb: str | None = None) -> str:
         """The command line that continues ``run_id`` (naming a non-default state dir)."""
         state_dir = self.path.parent
         flag = "" if state_dir == Path(".codemend") else f" --state-dir {state_dir}"
-        return f"codemend {self.resume_verb} {run_id}{flag}"
+        return f"codemend {verb or self.resume_verb} {run_id}{flag}"
 
     def register(self, run_id: str, task: str, model: str, out: str, *,
                  info: TaskInfo | None = None, max_iterations: int | None = None,

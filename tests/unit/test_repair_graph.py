@@ -135,3 +135,31 @@ def test_without_a_fallback_the_run_escalates(tmp_path):
     out = store.start("r", TASK, "scripted:m", 1, deps)
     assert out.status == "escalated" and out.state.fallback_reason is None
     store.close()
+
+
+def test_hint_drops_the_proposal_and_asks_again_with_it(tmp_path):
+    store, deps, model, sb = session(tmp_path, [code("BAD"), code("A1")],
+                                     {"A0": report(0, 1), "A1": report(1, 0, ids=("t",))})
+    resume(store, deps, {"instruction": ""})
+    state, snap = resume(store, deps, {"action": "hint", "hint": "TRY-PLUS"})
+    assert "TRY-PLUS" in model.requests[1][-1]["content"] and len(sb.calls) == 1
+    assert state.files == {"sol.py": "A1\n"} and snap.interrupts[0].value["kind"] == "review"
+    store.close()
+
+
+def test_plain_resume_refuses_a_repair_session(tmp_path):
+    import argparse
+
+    import pytest
+    from codemend.agent.run_commands import cmd_resume
+    from codemend.sandbox.errors import BadInput
+
+    store, *_ = session(tmp_path, [code("A1")], {"A0": report(0, 1)})
+    store.close()
+    args = argparse.Namespace(run_id="s", state_dir=str(tmp_path / "state"), model=None,
+                              fallback_model=None, base_url=None, temperature=None, seed=None,
+                              max_iterations=None, sandbox=None, json=False, hint=None,
+                              more=None, edit=None, accept=False, abort=False)
+    with pytest.raises(BadInput, match="repair session; continue it with `codemend repair "
+                                       "--resume s --state-dir"):
+        cmd_resume(args)
