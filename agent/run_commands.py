@@ -254,6 +254,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             try:
                 out = store.outcome(run_id)
                 status, iters = out.status, out.iterations
+                if out.state.task.kind == "repo" and status == "solved":
+                    status = "fixed"  # repository runs speak of fixes (as `fix --json` does)
             except BadInput:
                 status, iters = "new", 0
             rows.append({"run_id": run_id, "task": meta["task"], "model": meta["model"],

@@ -125,6 +125,8 @@ def test_fix_heals_applies_and_branches(work):
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "branch", "--show-current") == "main"
     assert git(repo, "rev-parse", "codemend/discount^") == head
     assert "(1 - discount)" in git(repo, "show", "codemend/discount:shop/prices.py")
+    listed = json.loads(codemend("runs", "--json", cwd=work).stdout)["runs"]
+    assert [(r["run_id"], r["status"]) for r in listed] == [(out["run_id"], "fixed")]
 
 
 WEAKEN_TEST = '''```python
