@@ -12,6 +12,9 @@ A case holds hostile code and what the sandbox must make of it::
     passed = ["test_dash"]     # optional: tests that must be in the report as passed
     lint = ["F401"]            # optional: ruff codes that must be among the findings
     none_pass = true           # optional: on a ``fail`` verdict, no test passed
+    caught_by = ["T204"]       # optional: a report forged and caught by these codes may show
+                               # forged outcomes, so ``failed``/``passed``/``none_pass`` are
+                               # then not required (the forger won a race on one backend)
 
 Every case that expects ``fail`` names the evidence that its attack ran and was caught
 (``tamper``, ``message``, ``failed`` or ``none_pass``), so it fails when its defence is
@@ -75,6 +78,7 @@ class Case:
     passed: tuple[str, ...] = ()
     lint: tuple[str, ...] = ()
     none_pass: bool = False
+    caught_by: tuple[str, ...] = ()
     host_env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     test_files: dict[str, str] = field(default_factory=dict)
@@ -98,7 +102,8 @@ def new_marker(case: Case) -> str:
 def load(path: Path) -> Case:
     data = tomllib.loads(path.read_text())
     expect = data.pop("expect")
-    lists = {key: tuple(data.pop(key, ())) for key in ("tamper", "failed", "passed", "lint")}
+    lists = {key: tuple(data.pop(key, ())) for key in ("tamper", "failed", "passed", "lint",
+                                                        "caught_by")}
     return Case(name=path.stem, expect=tuple(expect if isinstance(expect, list) else [expect]),
                 **lists, **data)
 

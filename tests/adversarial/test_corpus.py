@@ -51,7 +51,8 @@ def test_case(case: Case, adv_sandbox, no_leftover_containers, monkeypatch):
     assert set(case.tamper) <= codes, f"tamper evidence {sorted(codes)} lacks {case.tamper}\n{detail}"
     if case.message:
         assert case.message in report.message, detail
-    if report.verdict in ("pass", "fail"):  # the tests ran: their outcomes are evidence
+    caught = bool(case.caught_by) and set(case.caught_by) <= codes
+    if report.verdict in ("pass", "fail") and not caught:  # the outcomes are evidence
         outcomes = {c.id.rsplit("::", 1)[-1]: c.outcome for c in report.tests.cases}
         for name in case.failed:  # the attack did not turn these into passes
             assert outcomes.get(name) in ("failed", "error"), f"{name} did not fail\n{detail}"
