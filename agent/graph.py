@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from codemend.agent import nodes
 from codemend.agent import routing as r
 from codemend.agent.nodes import Deps
@@ -13,6 +17,22 @@ NODES = ("generate", "check", "autofix", "fix", "verify_hidden", "escalate", "do
 WORK = ["autofix", "fix", "fallback", "escalate"]
 
 
+def changes_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A node that writes only the fields it changes: a field set to the value it already has
+    is dropped, so a checkpoint records (and versions) only what moved. ``attempts`` is a
+    list that is added to, so its writes always stand."""
+
+    @functools.wraps(fn)
+    def node(state: RunState, runtime: Any) -> Any:
+        out = fn(state, runtime)
+        if not isinstance(out, dict):
+            return out
+        return {k: v for k, v in out.items()
+                if k == "attempts" or k not in RunState.model_fields or getattr(state, k) != v}
+
+    return node
+
+
 def build_graph(checkpointer=None):
     """generate → check → verify_hidden → done, with autofix / fix / escalate loops.
 
@@ -22,7 +42,7 @@ def build_graph(checkpointer=None):
     """
     g = StateGraph(RunState, context_schema=Deps)
     for name in NODES:
-        g.add_node(name, getattr(nodes, name))
+        g.add_node(name, changes_only(getattr(nodes, name)))
     g.add_conditional_edges(START, r.route_start, ["check", "instruct", "generate"])
     g.add_conditional_edges("instruct", r.route_after_instruct, ["generate", *WORK])
     for proposer in ("generate", "fix", "autofix"):

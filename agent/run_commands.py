@@ -249,17 +249,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with RunStore(settings.state_dir) as store:
         rows = []
-        for run_id in store.run_ids():
-            meta = store.meta(run_id)
-            try:
-                out = store.outcome(run_id)
-                status, iters = out.status, out.iterations
-                if out.state.task.kind == "repo" and status == "solved":
-                    status = "fixed"  # repository runs speak of fixes (as `fix --json` does)
-            except BadInput:
-                status, iters = "new", 0
-            rows.append({"run_id": run_id, "task": meta["task"], "model": meta["model"],
-                         "status": status, "iterations": iters, "out": meta["out"]})
+        for row in store.summaries():
+            summary = row["summary"]
+            if summary is None:  # recorded by an earlier codemend, or never driven
+                try:
+                    out = store.outcome(row["run_id"])
+                    summary = {"status": out.status, "iterations": out.iterations,
+                               "kind": out.state.task.kind}
+                except BadInput:
+                    summary = {"status": "new", "iterations": 0, "kind": "spec"}
+            status = summary["status"]
+            if summary.get("kind") == "repo" and status == "solved":
+                status = "fixed"  # repository runs speak of fixes (as `fix --json` does)
+            rows.append({"run_id": row["run_id"], "task": row["task"], "model": row["model"],
+                         "status": status, "iterations": summary["iterations"],
+                         "out": row["out"]})
     if args.json:
         print(json.dumps({"runs": rows}))
         return 0

@@ -16,10 +16,10 @@ from typing import Any
 from codemend.agent.graph import build_graph
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.store import RepoBases
+from codemend.agent.saver import CompactSaver
 from codemend.agent.state import Attempt, RunState, TaskInfo
 from codemend.sandbox.errors import BadInput, InfraError
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.constants import START
 from langgraph.types import Command
 
@@ -124,11 +124,13 @@ class RunStore:
                 columns = {r[1] for r in self.conn.execute("PRAGMA table_info(codemend_runs)")}
                 if "start" not in columns:  # a state dir from before runs kept their input
                     self.conn.execute("ALTER TABLE codemend_runs ADD COLUMN start TEXT")
+                if "summary" not in columns:  # ... or a summary for `codemend runs`
+                    self.conn.execute("ALTER TABLE codemend_runs ADD COLUMN summary TEXT")
                 self.conn.commit()
         except InfraError:
             self.conn.close()
             raise
-        self.saver = SqliteSaver(self.conn, serde=JsonPlusSerializer(
+        self.saver = CompactSaver(self.conn, serde=JsonPlusSerializer(
             allowed_msgpack_modules=CHECKPOINT_TYPES))
         self.graph = build_graph(self.saver)
 
@@ -184,6 +186,23 @@ class RunStore:
         if row is None:
             raise BadInput(f"no run {run_id!r} in {self.path}; `codemend runs` lists them")
         return dict(zip(("run_id", "task", "model", "created", "out"), row, strict=True))
+
+    def set_summary(self, run_id: str, status: str, iterations: int, kind: str) -> None:
+        """What `codemend runs` shows of a run, kept beside it (the state is not read)."""
+        with db_errors(self.path):
+            self.conn.execute("UPDATE codemend_runs SET summary = ? WHERE run_id = ?",
+                              (json.dumps({"status": status, "iterations": iterations,
+                                           "kind": kind}), run_id))
+            self.conn.commit()
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every run, oldest first: its row and summary (``None`` for a run recorded by an
+        earlier codemend, or one that has not been driven yet)."""
+        with db_errors(self.path):
+            rows = self.conn.execute("SELECT run_id, task, model, created, out, summary FROM "
+                                     "codemend_runs ORDER BY created").fetchall()
+        return [{"run_id": r[0], "task": r[1], "model": r[2], "created": r[3], "out": r[4],
+                 "summary": json.loads(r[5]) if r[5] else None} for r in rows]
 
     def run_ids(self) -> list[str]:
         with db_errors(self.path):
@@ -247,6 +266,12 @@ class RunStore:
         if deps.repo_bases is None:
             deps.repo_bases = RepoBases(self.conn)
         with paused_on_infra_error(resume), db_errors(self.path, resume):
+            if isinstance(payload, RunState):
+                self.set_summary(run_id, "running", payload.iteration, payload.task.kind)
+            else:
+                self.conn.execute("UPDATE codemend_runs SET summary = json_set(summary, "
+                                  "'$.status', 'running') WHERE run_id = ?", (run_id,))
+                self.conn.commit()
             for update in self.graph.stream(payload, config, context=deps,
                                             stream_mode="updates"):
                 for node, delta in update.items():
@@ -255,7 +280,9 @@ class RunStore:
                     if node == "check" and isinstance(delta, dict) and on_attempt:
                         for attempt in delta.get("attempts") or []:
                             on_attempt(attempt, None)
-        return self.outcome(run_id)
+        out = self.outcome(run_id)
+        self.set_summary(run_id, out.status, out.iterations, out.state.task.kind)
+        return out
 
     def outcome(self, run_id: str) -> Outcome:
         with db_errors(self.path, self.resume_command(run_id)):

@@ -6,7 +6,9 @@ SQLite checkpointing in a temporary state dir. 10,000 iterations are driven as 1
 10 model iterations each (a real run is capped at a handful of iterations); each iteration
 is a fix node and a check node, both checkpointed. Time spent inside the stub sandbox and
 the scripted model is measured and subtracted, so the figure is the loop's own overhead.
-A single long run is measured too, to show how the cost grows with a run's history.
+A single long run is measured too, to show how the cost grows with a run's history: its
+time and database bytes per iteration against the short runs'. The same short runs are
+driven once more on LangGraph's stock SqliteSaver, side by side, for the database's size.
 """
 
 from __future__ import annotations
@@ -83,6 +85,31 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _db_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("runs.sqlite*"))
+
+
+def _checkpointed(store: RunStore) -> int:
+    """Bytes of the run database (the WAL folded in first)."""
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return _db_bytes(store.path.parent)
+
+
+def _stock_bytes(sandbox: StubSandbox, runs: int) -> int:
+    """The same short runs on LangGraph's own SqliteSaver (what codemend used before)."""
+    from codemend.agent.graph import build_graph
+    from codemend.agent.runs import CHECKPOINT_TYPES
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    with tempfile.TemporaryDirectory(prefix="codemend-bench-") as tmp, RunStore(Path(tmp)) as st:
+        st.saver = SqliteSaver(st.conn, serde=JsonPlusSerializer(
+            allowed_msgpack_modules=CHECKPOINT_TYPES))
+        st.graph = build_graph(st.saver)
+        _drive(st, sandbox, runs, PER_RUN, "stock")
+        return _checkpointed(st)
+
+
 def _drive(store: RunStore, sandbox: StubSandbox, runs: int, per_run: int, tag: str
            ) -> tuple[int, float]:
     """Run ``runs`` runs of ``per_run`` iterations; return (iterations, overhead seconds)."""
@@ -114,17 +141,33 @@ def run(iterations: int = 10_000) -> tuple[dict, str]:
             done, overhead = _drive(store, sandbox, iterations // PER_RUN, PER_RUN, "main")
             gc.collect()
             growth = _rss_mb() - rss0
+            short_bytes = _checkpointed(store)
             long_iters, long_overhead = _drive(store, sandbox, 1, 200, "long")
-        db_mb = sum(p.stat().st_size for p in Path(tmp).glob("runs.sqlite*")) / 2**20
+            long_bytes = _checkpointed(store) - short_bytes
+        db_mb = _db_bytes(Path(tmp)) / 2**20
+    compare_runs = min(100, iterations // PER_RUN)
+    with tempfile.TemporaryDirectory(prefix="codemend-bench-") as tmp:
+        with RunStore(Path(tmp)) as store:
+            _drive(store, sandbox, compare_runs, PER_RUN, "ours")
+            ours = _checkpointed(store)
+    stock = _stock_bytes(sandbox, compare_runs)
     per_iter = overhead / done * 1000
     result = {"bench": "loop", "iterations": done,
               "overhead_ms_per_iter": round(per_iter, 3), "rss_growth_mb": round(growth, 1),
               "long_run_iterations": long_iters,
               "long_run_ms_per_iter": round(long_overhead / max(long_iters, 1) * 1000, 3),
-              "sqlite_mb": round(db_mb, 1)}
+              "sqlite_mb": round(db_mb, 1),
+              "kb_per_iter_10": round(short_bytes / done / 1024, 2),
+              "kb_per_iter_200": round(long_bytes / max(long_iters, 1) / 1024, 2),
+              "stock_over_compact_db": round(stock / ours, 1)}
     text = table([("runs x iterations", f"{done // PER_RUN} x {PER_RUN}"),
                   ("overhead per iteration", f"{per_iter:.2f} ms (target <= 5)"),
                   ("RSS growth", f"{growth:.1f} MB (target < 50)"),
                   ("one run of 200 iterations", f"{result['long_run_ms_per_iter']:.2f} ms/iter"),
-                  ("checkpoint database", f"{db_mb:.1f} MB")], ("loop", "value"))
+                  ("checkpoint database", f"{db_mb:.1f} MB (target < 20)"),
+                  ("database per iteration, runs of 10", f"{result['kb_per_iter_10']:.2f} KB"),
+                  ("database per iteration, one run of 200",
+                   f"{result['kb_per_iter_200']:.2f} KB"),
+                  (f"stock SqliteSaver / ours, {compare_runs} runs of {PER_RUN}",
+                   f"{result['stock_over_compact_db']:.1f}x the bytes")], ("loop", "value"))
     return result, text

@@ -157,8 +157,9 @@ class DbWatch:
                 self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=0.2)
             except sqlite3.Error:
                 return out  # being created
-        for name, table in (("runs", "codemend_runs"), ("checkpoints", "checkpoints"),
-                            ("writes", "writes")):
+        for name, table in (("runs", "codemend_runs"),
+                            ("checkpoints", "codemend_checkpoints"),
+                            ("writes", "codemend_writes")):
             try:
                 row = self.conn.execute(f"SELECT count(*) FROM {table} WHERE "  # noqa: S608
                                         f"{'run_id' if name == 'runs' else 'thread_id'} = ?",

@@ -51,7 +51,7 @@ class Trigger:
     """When to SIGKILL: once the k-th new ``what`` shows up, plus ``delay`` seconds.
 
     what: ``row`` (the run's row in codemend_runs), ``checkpoint`` / ``write`` (rows of
-    LangGraph's checkpoints / writes tables), ``container`` (a container labelled with the
+    the checkpoint and writes tables of agent/saver.py; a task's writes are one row), ``container`` (a container labelled with the
     process's pid), ``model`` (a request reached the model server), ``out`` (the output
     folder appeared), ``printed`` (solve's progress line names the run id, as a person sees
     it), ``clock`` (right away: only ``delay`` seconds after the start)."""
@@ -93,7 +93,7 @@ POINTS = [  # the longest first: they share the lanes better
     Point(Trigger("model", 2, 0.3), served=True),  # inside the fixer's call
     Point(Trigger("row")),  # registered, no checkpoint yet
     *(Point(Trigger("checkpoint", k)) for k in range(1, CHECKPOINTS + 1)),
-    *(Point(Trigger("write", k)) for k in (3, 33)),  # a step's writes saved, not its checkpoint
+    *(Point(Trigger("write", k)) for k in (3, 7)),  # a step's writes saved, not its checkpoint
     *(Point(Trigger("container", k)) for k in range(1, 6)),  # check, fix, check, check, hidden
     Point(Trigger("container", 3, 0.3)),
     Point(Trigger("out")),  # while writing the final files

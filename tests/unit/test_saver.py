@@ -1,0 +1,203 @@
+"""The compact checkpointer (agent/saver.py) against LangGraph's own SqliteSaver: the same
+graph, driven through escalations, resumes and a repair session's fork, must leave the same
+history in both, while the compact one stays small and flat however long the run."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+
+import pytest
+from codemend.agent.graph import build_graph
+from codemend.agent.models.scripted import ScriptedModel
+from codemend.agent.nodes import Deps
+from codemend.agent.repair.steps import fork, steps
+from codemend.agent.runs import CHECKPOINT_TYPES, RunStore
+from codemend.agent.saver import ZDICT, CompactSaver
+from codemend.agent.state import RunState
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+from test_loop import TASK, FakeSandbox, code, report
+
+
+def serde() -> JsonPlusSerializer:
+    return JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+
+
+class Tee(BaseCheckpointSaver):
+    """Writes go to both savers; reads come from the compact one."""
+
+    def __init__(self, compact: CompactSaver, stock: SqliteSaver) -> None:
+        super().__init__(serde=compact.serde)
+        self.compact, self.stock = compact, stock
+
+    def get_tuple(self, config):
+        return self.compact.get_tuple(config)
+
+    def list(self, config, **kw):
+        return self.compact.list(config, **kw)
+
+    def put(self, config, checkpoint, metadata, new_versions):
+        self.stock.put(config, checkpoint, metadata, new_versions)
+        return self.compact.put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(self, config, writes, task_id, task_path=""):
+        self.stock.put_writes(config, writes, task_id, task_path)
+        self.compact.put_writes(config, writes, task_id, task_path)
+
+    def get_next_version(self, current, channel=None):
+        return self.compact.get_next_version(current, channel)
+
+
+def teed(tmp_path) -> tuple[RunStore, Tee]:
+    store = RunStore(tmp_path / "state")
+    stock = SqliteSaver(sqlite3.connect(str(tmp_path / "stock.sqlite"), check_same_thread=False),
+                        serde=serde())
+    tee = Tee(store.saver, stock)
+    store.graph = build_graph(tee)
+    return store, tee
+
+
+def assert_same_history(tee: Tee, thread: str) -> int:
+    config = {"configurable": {"thread_id": thread}}
+    # a fresh saver on the same file: nothing comes from the writer's caches
+    fresh = CompactSaver(tee.compact.conn, serde=serde())
+    ours, theirs = list(fresh.list(config)), list(tee.stock.list(config))
+    assert [t.config for t in ours] == [t.config for t in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.parent_config == b.parent_config
+        assert a.metadata == b.metadata
+        ca, cb = a.checkpoint, b.checkpoint
+        assert {k: v for k, v in ca.items() if k != "channel_values"} == \
+               {k: v for k, v in cb.items() if k != "channel_values"}
+        assert ca["channel_values"] == cb["channel_values"]
+        assert a.pending_writes == b.pending_writes
+    return len(ours)
+
+
+def test_same_history_as_the_stock_saver_through_escalation_and_resume(tmp_path):
+    store, tee = teed(tmp_path)
+    sb = FakeSandbox({"A": report(0, 1), "B": report(0, 2), "C": report(1, 0, ids=("t",))})
+    deps = Deps(model=ScriptedModel.from_replies([code("A"), code("B"), code("C")]), sandbox=sb)
+    store.register("r", "add", "scripted", "")
+    out = store.start("r", TASK, "scripted", 2, deps)
+    assert out.status == "escalated"
+    done = store.resume("r", deps, {"action": "more"})
+    assert done.status == "solved" and len(done.state.attempts) == 3
+    assert done.state.attempts[-1].report == report(1, 0, ids=("t",))
+    assert assert_same_history(tee, "r") > 8
+
+
+def test_same_history_through_a_repair_sessions_fork(tmp_path):
+    store, tee = teed(tmp_path)
+    by_code = {"A0": report(0, 3), "A1": report(1, 2, ids=("a",)),
+               "A2": report(2, 1, ids=("a", "b")), "A3": report(0, 3), "A4": report(0, 3)}
+    deps = Deps(model=ScriptedModel.from_replies([code(f"A{i}") for i in range(1, 5)]),
+                sandbox=FakeSandbox(by_code))
+    store.register("s", "add", "scripted", "")
+    first = RunState(run_id="s", task=TASK, model="scripted", max_iterations=6,
+                     interactive=True, files={"sol.py": "A0\n"}, source="baseline")
+    store.drive("s", first, deps)
+    for value in ({"instruction": ""}, {"action": "apply"}, {"action": "apply"}):
+        store.drive("s", Command(resume=value), deps)
+    state = RunState.model_validate(store.graph.get_state(store.config("s")).values)
+    fork(store.graph, store.config("s"), steps(state)[1], state, "WENT-BACK")
+    store.drive("s", None, deps)
+    after = RunState.model_validate(store.graph.get_state(store.config("s")).values)
+    assert [s.attempt.files["sol.py"] for s in steps(after)] == ["A0\n", "A1\n"]
+    assert assert_same_history(tee, "s") > 10
+
+
+def long_run(store: RunStore, run_id: str, iterations: int) -> None:
+    by_code = {f"X{k}": report(0, 1) for k in range(iterations)}
+    replies = [code(f"X{k}") for k in range(iterations)]
+    deps = Deps(model=ScriptedModel.from_replies(replies), sandbox=FakeSandbox(by_code))
+    store.register(run_id, "add", "scripted", "")
+    with pytest.MonkeyPatch.context() as mp:  # never stuck: each failure is new
+        mp.setattr("codemend.agent.routing.stuck_reason", lambda state: None)
+        out = store.start(run_id, TASK, "scripted", iterations, deps)
+    assert out.status == "escalated" and len(out.state.attempts) == iterations
+
+
+def rows(store: RunStore, run_id: str) -> list[bytes]:
+    return [r[0] for r in store.conn.execute(
+        "SELECT data FROM codemend_checkpoints WHERE thread_id = ? ORDER BY checkpoint_id",
+        (run_id,))]
+
+
+def plain(blob: bytes) -> bytes:
+    z = zlib.decompressobj(zdict=ZDICT)
+    return z.decompress(blob[1:]) + z.flush()
+
+
+def test_a_checkpoint_does_not_grow_with_the_runs_history(tmp_path):
+    with RunStore(tmp_path / "state") as store:
+        long_run(store, "long", 120)
+        sizes = [len(b) for b in rows(store, "long")]
+        early, late = sorted(sizes[10:40]), sorted(sizes[-30:])
+        # the 110th attempt's checkpoint is as small as the 10th's (the stock saver's grows
+        # with every attempt: each holds all earlier ones in full)
+        assert late[len(late) // 2] <= early[len(early) // 2] * 1.2 + 16
+        assert max(sizes) < 2000
+        out = store.outcome("long")  # and everything comes back on reading
+        assert [a.n for a in out.state.attempts] == list(range(1, 121))
+        assert out.state.attempts[57].report == report(0, 1)
+        assert out.state.attempts[57].files == {"sol.py": "X57\n"}
+
+
+def test_files_and_reports_are_stored_once_outside_the_checkpoints(tmp_path):
+    sb = FakeSandbox({"MARK-A": report(0, 1), "MARK-B": report(1, 0, ids=("t",))})
+    sb.by_code["MARK-A"].tests.cases[0].message = "UNIQUE-FAILURE-TEXT"
+    with RunStore(tmp_path / "state") as store:
+        deps = Deps(model=ScriptedModel.from_replies([code("MARK-A"), code("MARK-B")]),
+                    sandbox=sb)
+        store.register("r", "add", "scripted", "")
+        assert store.start("r", TASK, "scripted", 3, deps).status == "solved"
+        checkpoints = b"".join(plain(b) for b in rows(store, "r"))
+        writes = b"".join(plain(r[0]) for r in store.conn.execute(
+            "SELECT data FROM codemend_writes"))
+        payloads = [zlib.decompress(r[0]) for r in store.conn.execute(
+            "SELECT data FROM codemend_payloads")]
+        assert b"UNIQUE-FAILURE-TEXT" not in checkpoints + writes
+        assert sum(b"UNIQUE-FAILURE-TEXT" in p for p in payloads) == 1
+        assert checkpoints.count(b"Write add(a, b).") == 2  # the task: input and first state
+        assert store.conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
+
+
+def test_a_run_written_by_the_stock_saver_is_read_and_continued(tmp_path):
+    store = RunStore(tmp_path / "state")
+    store.saver = SqliteSaver(store.conn, serde=serde())  # as an earlier codemend wrote it
+    store.graph = build_graph(store.saver)
+    sb = FakeSandbox({"A": report(0, 1), "B": report(1, 0, ids=("t",))})
+    deps = Deps(model=ScriptedModel.from_replies([code("A"), code("B")]), sandbox=sb)
+    store.register("old", "add", "scripted", "")
+    assert store.start("old", TASK, "scripted", 1, deps).status == "escalated"
+    store.close()
+    with RunStore(tmp_path / "state") as again:
+        paused = again.outcome("old")
+        assert paused.status == "escalated" and paused.state.attempts[0].report == report(0, 1)
+        done = again.resume("old", deps, {"action": "more"})
+        assert done.status == "solved" and len(done.state.attempts) == 2
+        assert again.conn.execute("SELECT count(*) FROM codemend_checkpoints").fetchone()[0] == 0
+
+
+def test_runs_reads_the_summary_not_the_state(tmp_path):
+    with RunStore(tmp_path / "state") as store:
+        sb = FakeSandbox({"A": report(0, 1)})
+        deps = Deps(model=ScriptedModel.from_replies([code("A")]), sandbox=sb)
+        store.register("r", "add", "scripted", "")
+        store.start("r", TASK, "scripted", 1, deps)
+        store.conn.execute("DELETE FROM codemend_checkpoints")  # the state is gone ...
+        store.conn.commit()
+        [row] = store.summaries()
+        assert row["summary"] == {"status": "escalated", "iterations": 1, "kind": "spec"}
+
+
+def test_a_node_writes_only_the_fields_it_changes():
+    from codemend.agent.graph import changes_only
+
+    state = RunState(run_id="r", task=TASK, model="m", hint=None, iteration=2)
+    node = changes_only(lambda s, rt: {"hint": None, "iteration": 3, "attempts": []})
+    assert node(state, None) == {"iteration": 3, "attempts": []}
