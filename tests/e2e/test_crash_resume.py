@@ -51,10 +51,11 @@ class Trigger:
     """When to SIGKILL: once the k-th new ``what`` shows up, plus ``delay`` seconds.
 
     what: ``row`` (the run's row in codemend_runs), ``checkpoint`` / ``write`` (rows of
-    the checkpoint and writes tables of agent/saver.py; a task's writes are one row), ``container`` (a container labelled with the
-    process's pid), ``model`` (a request reached the model server), ``out`` (the output
-    folder appeared), ``printed`` (solve's progress line names the run id, as a person sees
-    it), ``clock`` (right away: only ``delay`` seconds after the start)."""
+    the checkpoint and writes tables of agent/saver.py; a task's writes are one row),
+    ``container`` (a container labelled with the process's pid), ``model`` (a request
+    reached the model server), ``out`` (the output folder appeared), ``printed`` (solve's
+    progress line names the run id, as a person sees it), ``clock`` (right away: only
+    ``delay`` seconds after the start)."""
 
     what: str
     k: int = 1
