@@ -25,7 +25,7 @@ def test_judge_compares_each_target_key():
 
 
 def test_a_bench_that_did_not_run_or_broke_is_not_met():
-    assert targets.judge([{"bench": "loop"}]) == []
+    assert targets.judge([{"bench": "breakdown"}]) == []
     [row, _] = targets.judge([{"bench": "latency", "error": "no docker"}])
     assert row["measured"] is None and not row["met"]
 
