@@ -201,3 +201,26 @@ def test_a_node_writes_only_the_fields_it_changes():
     state = RunState(run_id="r", task=TASK, model="m", hint=None, iteration=2)
     node = changes_only(lambda s, rt: {"hint": None, "iteration": 3, "attempts": []})
     assert node(state, None) == {"iteration": 3, "attempts": []}
+
+
+def test_runs_on_threads_sharing_one_store_stay_apart(tmp_path):
+    """``eval --workers W`` drives W runs at once on one RunStore (one connection)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with RunStore(tmp_path / "state") as store:
+        def one(k: int):
+            by_code = {f"R{k}-{i}": report(0, i + 1) for i in range(3)}  # never stuck
+            by_code[f"R{k}-3"] = report(1, 0, ids=(f"t{k}",))
+            deps = Deps(model=ScriptedModel.from_replies([code(f"R{k}-{i}") for i in range(4)]),
+                        sandbox=FakeSandbox(by_code))
+            store.register(f"run{k}", "add", "scripted", "")
+            return store.start(f"run{k}", TASK, "scripted", 6, deps)
+
+        with ThreadPoolExecutor(4) as ex:
+            outs = list(ex.map(one, range(8)))
+        for k, out in enumerate(outs):
+            assert out.status == "solved"
+            again = CompactSaver(store.conn, serde=serde())  # from the file, no cache
+            tup = again.get_tuple(store.config(f"run{k}"))
+            files = [a.files["sol.py"] for a in tup.checkpoint["channel_values"]["attempts"]]
+            assert files == [f"R{k}-{i}\n" for i in range(4)]
