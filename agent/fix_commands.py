@@ -87,7 +87,6 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent import render
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
-    from codemend.agent.repo.store import RepoBases
     from codemend.agent.run_commands import _console, _finish, _model, note_printer
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
@@ -103,7 +102,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         fallback = _model(settings, stack, settings.fallback_model) if (
             settings.fallback_model) else None
         sandbox, timeout_s = repo_sandbox(settings, stack, console, snap)
-        bases = RepoBases(store.conn)
+        bases = store.bases()
         base_id = bases.put_snapshot(snap)
         console.print(f"baseline: running the tests of [bold]{escape(str(root))}[/] in the "
                       "sandbox", highlight=False)
@@ -160,19 +159,15 @@ def repo_sandbox(settings: Settings, stack: ExitStack, console: Console, snap: R
 def resume_sandbox(settings: Settings, stack: ExitStack, console: Console, store: RunStore,
                    task: Any) -> Any:
     """``codemend resume`` of a repository run: the same sandbox as its start."""
-    from codemend.agent.repo.store import RepoBases
-
     return repo_sandbox(settings, stack, console,
-                        RepoBases(store.conn).snapshot(task.repo.base_id))[0]
+                        store.bases().snapshot(task.repo.base_id))[0]
 
 
 def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
     """``resume --edit PATH`` of a repository run: PATH is a work tree (the repository
     itself after a person edited it, or a copy); the next candidate is every text file
     there that differs from the run's base snapshot."""
-    from codemend.agent.repo.store import RepoBases
-
-    base = RepoBases(store.conn).snapshot(task.repo.base_id)
+    base = store.bases().snapshot(task.repo.base_id)
     edited = load_repo(path)
     overlay = {p: t for p, t in edited.files.items() if base.files.get(p) != t}
     if not overlay:
@@ -200,12 +195,11 @@ def _attempts(out: Outcome) -> list[dict[str, Any]]:
 
 def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir: Path) -> int:
     """Write the outputs of a settled repository run (from `fix` or `resume`)."""
-    from codemend.agent.repo.store import RepoBases
     from codemend.agent.runs import ensure_writable
 
     task = out.state.task.repo
     assert task is not None
-    base = RepoBases(store.conn).snapshot(task.base_id).files
+    base = store.bases().snapshot(task.base_id).files
     status = repo_status(out.status)
     final = out.final
     overlay = final.files if status == "fixed" and final is not None else {}

@@ -137,6 +137,24 @@ class RunStore:
     def close(self) -> None:
         self.conn.close()
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction on the shared connection, committed at the end. Threads
+        that drive runs on one store (``eval --workers``) and LangGraph's background
+        checkpoint writes take turns on the checkpointer's lock: two transactions begun at
+        once on one connection fail ("cannot start a transaction within a transaction")."""
+        with self.saver.lock:
+            try:
+                yield
+            except BaseException:
+                self.conn.rollback()
+                raise
+            self.conn.commit()
+
+    def bases(self) -> RepoBases:
+        """Repository snapshots and baselines in this database, writing under its lock."""
+        return RepoBases(self.conn, self.saver.lock)
+
     def __enter__(self) -> RunStore:
         return self
 
@@ -168,11 +186,10 @@ class RunStore:
         start = None if info is None else json.dumps(
             {"task": info.model_dump(mode="json"), "max_iterations": max_iterations,
              "extra": extra or {}, "settings": settings or {}})
-        with db_errors(self.path):
+        with db_errors(self.path), self.writing():
             self.conn.execute("INSERT INTO codemend_runs (run_id, task, model, created, out, "
                               "start) VALUES (?, ?, ?, ?, ?, ?)",
                               (run_id, task, model, time.time(), out, start))
-            self.conn.commit()
 
     def exists(self, run_id: str) -> bool:
         with db_errors(self.path):
@@ -189,11 +206,10 @@ class RunStore:
 
     def set_summary(self, run_id: str, status: str, iterations: int, kind: str) -> None:
         """What `codemend runs` shows of a run, kept beside it (the state is not read)."""
-        with db_errors(self.path):
+        with db_errors(self.path), self.writing():
             self.conn.execute("UPDATE codemend_runs SET summary = ? WHERE run_id = ?",
                               (json.dumps({"status": status, "iterations": iterations,
                                            "kind": kind}), run_id))
-            self.conn.commit()
 
     def summaries(self) -> list[dict[str, Any]]:
         """Every run, oldest first: its row and summary (``None`` for a run recorded by an
@@ -264,14 +280,14 @@ class RunStore:
         config = self._config(run_id)
         resume = self.resume_command(run_id)
         if deps.repo_bases is None:
-            deps.repo_bases = RepoBases(self.conn)
+            deps.repo_bases = self.bases()
         with paused_on_infra_error(resume), db_errors(self.path, resume):
             if isinstance(payload, RunState):
                 self.set_summary(run_id, "running", payload.iteration, payload.task.kind)
             else:
-                self.conn.execute("UPDATE codemend_runs SET summary = json_set(summary, "
-                                  "'$.status', 'running') WHERE run_id = ?", (run_id,))
-                self.conn.commit()
+                with self.writing():
+                    self.conn.execute("UPDATE codemend_runs SET summary = json_set(summary, "
+                                      "'$.status', 'running') WHERE run_id = ?", (run_id,))
             for update in self.graph.stream(payload, config, context=deps,
                                             stream_mode="updates"):
                 for node, delta in update.items():

@@ -13,7 +13,6 @@ from codemend.agent.eval.job import Job
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.baseline import counts, run_baseline
 from codemend.agent.repo.snapshot import load_repo
-from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
 from codemend.agent.runs import Outcome, RunStore
 from codemend.agent.state import TaskInfo
@@ -26,7 +25,7 @@ def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str) -> Outcome
     """Baseline and run; None when nothing fails at baseline."""
     root = Path(job.task.repo or "")
     snap = load_repo(root)
-    bases = RepoBases(store.conn)
+    bases = store.bases()
     deps.repo_bases = bases
     base_id = bases.put_snapshot(snap)
     baseline = run_baseline(deps.sandbox, snap, CHECK_TIMEOUT_S)

@@ -122,9 +122,7 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
     model, fallback = _models(settings, stack, args.fallback_model or state.fallback_model)
     baseline = None
     if state.task.kind == "repo":
-        from codemend.agent.repo.store import RepoBases
-
-        bases = RepoBases(store.conn)
+        bases = store.bases()
         assert state.task.repo is not None
         target = WorkTree(Path(state.task.repo.root),
                           bases.snapshot(state.task.repo.base_id).files)
@@ -157,7 +155,6 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     from codemend.agent.repair.target import WorkTree
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.snapshot import from_files, load_repo
-    from codemend.agent.repo.store import RepoBases
     from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
     from codemend.agent.runs import new_run_id
     from codemend.agent.state import Attempt, RunState, TaskInfo
@@ -173,7 +170,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
                           skipped=snap.skipped)
     model, fallback = _models(settings, stack, settings.fallback_model)
     sandbox, timeout_s = repo_sandbox(settings, stack, term.console, snap)
-    bases = RepoBases(store.conn)
+    bases = store.bases()
     base_id = bases.put_snapshot(snap)
     term.say(f"baseline: running the tests of [bold]{escape(str(root))}[/] in the sandbox")
     baseline = run_baseline(sandbox, snap, timeout_s)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import sqlite3
+import threading
 import zlib
 from pathlib import Path
 
@@ -51,8 +52,11 @@ def _unpack(blob: bytes) -> object:
 class RepoBases:
     """Snapshots and baselines on a SQLite connection (the RunStore's)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock | None = None) -> None:
+        """``lock``: held while writing; threads that share ``conn`` must share it (the
+        RunStore's is its checkpointer's, ``RunStore.bases()``)."""
         self.conn = conn
+        self.lock = lock or threading.Lock()
         self._ready = False
         self._snaps: dict[str, RepoSnapshot] = {}
         self._baselines: dict[str, CheckReport] = {}
@@ -60,9 +64,10 @@ class RepoBases:
     def _ensure(self) -> None:
         """Create the tables on first use (a spec-only database never gets them)."""
         if not self._ready:
-            for sql in SCHEMA:
-                self.conn.execute(sql)
-            self.conn.commit()
+            with self.lock:
+                for sql in SCHEMA:
+                    self.conn.execute(sql)
+                self.conn.commit()
             self._ready = True
 
     def put_snapshot(self, snap: RepoSnapshot) -> str:
@@ -72,9 +77,10 @@ class RepoBases:
         doc = {"root": str(snap.root), "head": snap.head, "branch": snap.branch,
                "files": snap.files,
                "binary": {p: base64.b64encode(b).decode("ascii") for p, b in snap.binary.items()}}
-        self.conn.execute("INSERT OR IGNORE INTO codemend_repo_files (id, data) VALUES (?, ?)",
-                          (key, _pack(doc)))
-        self.conn.commit()
+        with self.lock:
+            self.conn.execute("INSERT OR IGNORE INTO codemend_repo_files (id, data) VALUES "
+                              "(?, ?)", (key, _pack(doc)))
+            self.conn.commit()
         self._snaps[key] = snap
         return key
 
@@ -95,9 +101,10 @@ class RepoBases:
 
     def put_baseline(self, run_id: str, report: CheckReport) -> None:
         self._ensure()
-        self.conn.execute("INSERT OR REPLACE INTO codemend_repo_baselines (run_id, data) "
-                          "VALUES (?, ?)", (run_id, _pack(report.model_dump(mode="json"))))
-        self.conn.commit()
+        with self.lock:
+            self.conn.execute("INSERT OR REPLACE INTO codemend_repo_baselines (run_id, data) "
+                              "VALUES (?, ?)", (run_id, _pack(report.model_dump(mode="json"))))
+            self.conn.commit()
         self._baselines[run_id] = report
 
     def baseline(self, run_id: str) -> CheckReport:

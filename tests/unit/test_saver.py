@@ -224,3 +224,40 @@ def test_runs_on_threads_sharing_one_store_stay_apart(tmp_path):
             tup = again.get_tuple(store.config(f"run{k}"))
             files = [a.files["sol.py"] for a in tup.checkpoint["channel_values"]["attempts"]]
             assert files == [f"R{k}-{i}\n" for i in range(4)]
+
+
+def test_store_writes_and_checkpoint_writes_take_turns_on_one_connection(tmp_path):
+    """Recording runs (``register``, summaries) while other threads' runs checkpoint: two
+    transactions begun at once on the shared connection used to fail ("cannot start a
+    transaction within a transaction", seen in ``eval --workers``)."""
+    import threading
+
+    store = RunStore(tmp_path / "state")
+    errors: list[BaseException] = []
+
+    def recording():
+        try:
+            for i in range(1500):
+                store.register(f"x{i}", "add", "m", "")
+                store.set_summary(f"x{i}", "running", 0, "spec")
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    def running():
+        try:
+            for k in range(30):
+                by_code = {f"A{k}": report(0, 1), f"B{k}": report(1, 0, ids=("t",))}
+                deps = Deps(model=ScriptedModel.from_replies([code(f"A{k}"), code(f"B{k}")]),
+                            sandbox=FakeSandbox(by_code))
+                store.register(f"r{k}", "add", "m", "")
+                assert store.start(f"r{k}", TASK, "m", 3, deps).status == "solved"
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=recording), threading.Thread(target=running)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+    assert errors == []
