@@ -247,6 +247,37 @@ def test_allowed_test_edits_still_refuse_deletions_and_skips(work):
     assert git(repo, "status", "--porcelain") == ""
 
 
+LEAVES_AN_IMPORT = GOOD + '''
+shop/prices.py
+```python
+<<<<<<< SEARCH
+"""Prices of a basket."""
+=======
+"""Prices of a basket."""
+import os
+>>>>>>> REPLACE
+```
+'''
+
+
+def test_a_fix_that_adds_a_fixable_finding_is_finished_by_autofix(work):
+    """The model's fix passes the tests but adds an unused import on a line it changed:
+    verification refuses it (a new lint finding), ruff's autofix removes the import (only
+    on the lines the candidate changed) and the result is fixed, with no second call."""
+    repo = shop(work / "repo")
+    model = replies(work / "r.json", LEAVES_AN_IMPORT)
+    res = codemend("fix", str(repo), "--model", model, "--json", cwd=work)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "fixed" and out["model_calls"] == 1, out
+    report = json.loads(Path(out["out"], "report.json").read_text())
+    nodes = [(a["node"], a["verdict"]) for a in report["attempts"]]
+    assert nodes == [("generate", "fail"), ("autofix", "pass")], nodes
+    assert report["attempts"][0]["lint"] == 1 and report["attempts"][0]["failed"] == 0
+    patch = Path(out["patch"]).read_text()
+    assert "(1 - discount)" in patch and "import os" not in patch
+
+
 def test_clean_repository_makes_no_model_call(work):
     repo = shop(work / "repo", PRICES.replace("(1 + discount)", "(1 - discount)"))
     with OpenAIServer() as server:
