@@ -220,11 +220,6 @@ class RunStore:
         return [{"run_id": r[0], "task": r[1], "model": r[2], "created": r[3], "out": r[4],
                  "summary": json.loads(r[5]) if r[5] else None} for r in rows]
 
-    def run_ids(self) -> list[str]:
-        with db_errors(self.path):
-            rows = self.conn.execute("SELECT run_id FROM codemend_runs ORDER BY created")
-            return [r[0] for r in rows]
-
     def _first_state(self, run_id: str, snap: Any) -> RunState | None:
         """The state a run starts from, for a run killed before its first node ran:
         LangGraph's input checkpoint holds it, else the input recorded by ``register``."""
