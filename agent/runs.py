@@ -132,6 +132,8 @@ class RunStore:
             raise
         self.saver = CompactSaver(self.conn, serde=JsonPlusSerializer(
             allowed_msgpack_modules=CHECKPOINT_TYPES))
+        with db_errors(self.path):
+            self.saver.setup()  # now, not on a first use that threads could race to
         self.graph = build_graph(self.saver)
 
     def close(self) -> None:
@@ -141,8 +143,9 @@ class RunStore:
     def writing(self) -> Iterator[None]:
         """One write transaction on the shared connection, committed at the end. Threads
         that drive runs on one store (``eval --workers``) and LangGraph's background
-        checkpoint writes take turns on the checkpointer's lock: two transactions begun at
-        once on one connection fail ("cannot start a transaction within a transaction")."""
+        checkpoint writes take turns on the checkpointer's lock, for reads too: two
+        transactions begun at once on one connection fail ("cannot start a transaction
+        within a transaction"), and a statement run during another's script can crash."""
         with self.saver.lock:
             try:
                 yield
@@ -192,12 +195,12 @@ class RunStore:
                               (run_id, task, model, time.time(), out, start))
 
     def exists(self, run_id: str) -> bool:
-        with db_errors(self.path):
+        with db_errors(self.path), self.saver.lock:
             row = self.conn.execute("SELECT 1 FROM codemend_runs WHERE run_id = ?", (run_id,))
             return row.fetchone() is not None
 
     def meta(self, run_id: str) -> dict[str, Any]:
-        with db_errors(self.path):
+        with db_errors(self.path), self.saver.lock:
             row = self.conn.execute("SELECT run_id, task, model, created, out FROM "
                                     "codemend_runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
@@ -214,7 +217,7 @@ class RunStore:
     def summaries(self) -> list[dict[str, Any]]:
         """Every run, oldest first: its row and summary (``None`` for a run recorded by an
         earlier codemend, or one that has not been driven yet)."""
-        with db_errors(self.path):
+        with db_errors(self.path), self.saver.lock:
             rows = self.conn.execute("SELECT run_id, task, model, created, out, summary FROM "
                                      "codemend_runs ORDER BY created").fetchall()
         return [{"run_id": r[0], "task": r[1], "model": r[2], "created": r[3], "out": r[4],
@@ -227,7 +230,7 @@ class RunStore:
             saved = self.saver.get_tuple(snap.config)
             first = saved.checkpoint["channel_values"].get(START) if saved else None
             return RunState.model_validate(first) if first is not None else None
-        with db_errors(self.path):
+        with db_errors(self.path), self.saver.lock:
             row = self.conn.execute("SELECT model, start FROM codemend_runs WHERE run_id = ?",
                                     (run_id,)).fetchone()
         if row is None or row[1] is None:

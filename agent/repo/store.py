@@ -87,8 +87,9 @@ class RepoBases:
     def snapshot(self, key: str) -> RepoSnapshot:
         if key not in self._snaps:
             self._ensure()
-            row = self.conn.execute("SELECT data FROM codemend_repo_files WHERE id = ?",
-                                    (key,)).fetchone()
+            with self.lock:
+                row = self.conn.execute("SELECT data FROM codemend_repo_files WHERE id = ?",
+                                        (key,)).fetchone()
             if row is None:
                 raise KeyError(f"repository snapshot {key} is missing from the run database")
             doc = _unpack(row[0])
@@ -110,8 +111,9 @@ class RepoBases:
     def baseline(self, run_id: str) -> CheckReport:
         if run_id not in self._baselines:
             self._ensure()
-            row = self.conn.execute("SELECT data FROM codemend_repo_baselines WHERE run_id = ?",
-                                    (run_id,)).fetchone()
+            with self.lock:
+                row = self.conn.execute("SELECT data FROM codemend_repo_baselines WHERE run_id = ?",
+                                        (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"the baseline of run {run_id} is missing from the run database")
             self._baselines[run_id] = CheckReport.model_validate(_unpack(row[0]))

@@ -261,3 +261,13 @@ def test_store_writes_and_checkpoint_writes_take_turns_on_one_connection(tmp_pat
         t.join()
     store.close()
     assert errors == []
+
+
+def test_the_checkpointer_is_set_up_before_any_thread_can_use_it(tmp_path):
+    """LangGraph's saver creates its tables on first use; threads that share the store raced
+    to that first use (a statement ran during its script and crashed the connection)."""
+    with RunStore(tmp_path / "state") as store:
+        assert store.saver.is_setup
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+        assert {"checkpoints", "writes", "codemend_checkpoints", "codemend_writes",
+                "codemend_payloads"} <= tables
