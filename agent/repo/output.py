@@ -65,7 +65,9 @@ def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport 
             "final": final_counts.model_dump() if final_counts else None,
             "targets": task.targets, "flaky": task.flaky, "files_changed": files,
             "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
-            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens}
+            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens,
+            "dependencies": {"source": task.deps_source, "added": task.deps_added},
+            "environment": task.environment}
 
 
 def summary_md(report: dict[str, Any], patch: str) -> str:
