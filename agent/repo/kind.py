@@ -7,8 +7,10 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
+from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.edits import apply_edits
+from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
@@ -59,12 +61,26 @@ class RepoKind:
         return apply_edits(text, snap.files, overlay)
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
-        _, snap, _ = _parts(state, deps)
-        return snap.workspace(state.files)
+        """The candidate; on a big suite, only the tests its change can reach (a quick
+        check, agent/repo/select.py)."""
+        task, snap, baseline = _parts(state, deps)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        return snap.workspace(state.files).model_copy(update={"select": chosen or []})
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
+        """Verified against the baseline; a quick check that passes is followed by the
+        whole suite, whose verdict is the one kept."""
         task, snap, baseline = _parts(state, deps)
-        return verify(report, baseline, task, snap, state.files)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        if not chosen:
+            return verify(report, baseline, task, snap, state.files)
+        quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
+        if quick.verdict != "pass":
+            note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
+            return quick.model_copy(update={"message": "; ".join(
+                m for m in (quick.message, note) if m)})
+        full = checked(deps.sandbox, snap.workspace(state.files), state.task.check_timeout_s)
+        return verify(full, baseline, task, snap, state.files)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:
