@@ -42,6 +42,9 @@ class RepoTask(BaseModel):
     regressions."""
     baseline: Counts = Field(default_factory=Counts)
     allow_test_edits: bool = False
+    require_coverage: bool = False
+    """Refuse a candidate whose changed executable lines no target test runs
+    (``--require-coverage``; agent/repo/coverage.py)."""
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     apply: bool = False
     """Write a verified fix into the work tree (``--apply``)."""
