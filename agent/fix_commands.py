@@ -87,6 +87,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent import render
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
+    from codemend.agent.repo.deps import deps_fields
     from codemend.agent.run_commands import _console, _finish, _model, note_printer
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
@@ -109,7 +110,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         baseline = run_baseline(sandbox, snap, timeout_s)
         task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
-                        baseline=counts(baseline.report),
+                        baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
                         require_coverage=bool(getattr(args, "require_coverage", False)),
                         context_tokens=args.context_tokens or DEFAULT_CONTEXT_TOKENS,

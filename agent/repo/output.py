@@ -68,6 +68,8 @@ def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport 
             "targets": task.targets, "flaky": task.flaky, "files_changed": files,
             "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
             "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens,
+            "dependencies": {"source": task.deps_source, "added": task.deps_added},
+            "environment": task.environment,
             "changed_lines_executed": cov.get("files"), "coverage_error": cov.get("error")}
 
 
