@@ -112,6 +112,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
                         targets=baseline.targets, flaky=baseline.flaky,
                         baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
+                        require_coverage=bool(getattr(args, "require_coverage", False)),
                         context_tokens=args.context_tokens or DEFAULT_CONTEXT_TOKENS,
                         apply=bool(args.apply), branch=args.branch)
         b = task.baseline
@@ -255,7 +256,8 @@ def _branch(root: Path, task: RepoTask, overlay: dict[str, str], run_id: str) ->
 def _print(args: argparse.Namespace, report: dict[str, Any], out_dir: Path) -> None:
     if args.json:
         keys = ("status", "run_id", "iterations", "model_calls", "targets", "flaky",
-                "files_changed", "patch", "tokens", "reason", "applied", "branch")
+                "files_changed", "patch", "tokens", "reason", "applied", "branch",
+                "changed_lines_executed")
         print(json.dumps({**{k: report[k] for k in keys}, "out": str(out_dir)}))
         return
     console = Console(soft_wrap=True, highlight=False)

@@ -60,6 +60,9 @@ class Workspace(BaseModel):
     select: list[str] = Field(default_factory=list)
     """Repository mode: run only these test files (a quick check, agent/repo/select.py);
     empty: the project's own test paths."""
+    coverage: dict[str, list[list[int]]] = Field(default_factory=dict)
+    """Repository mode: measure these files' changed lines (``{path: [[first, last],
+    ...]}``) with coverage.py during the test run (a fix's verifying run only)."""
 
     @field_validator("files", "tests", "binary")
     @classmethod

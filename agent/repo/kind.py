@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
+from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
@@ -72,15 +73,18 @@ class RepoKind:
         whole suite, whose verdict is the one kept."""
         task, snap, baseline = _parts(state, deps)
         chosen = selection(snap, state.files, task.targets, baseline)
-        if not chosen:
-            return verify(report, baseline, task, snap, state.files)
-        quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
-        if quick.verdict != "pass":
-            note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
-            return quick.model_copy(update={"message": "; ".join(
-                m for m in (quick.message, note) if m)})
-        full = checked(deps.sandbox, snap.workspace(state.files), state.task.check_timeout_s)
-        return verify(full, baseline, task, snap, state.files)
+        if chosen:
+            quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
+            if quick.verdict != "pass":
+                note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
+                return quick.model_copy(update={"message": "; ".join(
+                    m for m in (quick.message, note) if m)})
+            report = checked(deps.sandbox, snap.workspace(state.files),
+                             state.task.check_timeout_s)
+        judged = verify(report, baseline, task, snap, state.files)
+        if judged.verdict != "pass":
+            return judged
+        return covered(judged, deps.sandbox, task, snap, state.files, state.task.check_timeout_s)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:

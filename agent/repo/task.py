@@ -48,6 +48,9 @@ class RepoTask(BaseModel):
     environment: list[str] = Field(default_factory=list)
     """Baseline failures caused by the sandbox's environment, not the code (never targets)."""
     allow_test_edits: bool = False
+    require_coverage: bool = False
+    """Refuse a candidate whose changed executable lines no target test runs
+    (``--require-coverage``; agent/repo/coverage.py)."""
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     apply: bool = False
     """Write a verified fix into the work tree (``--apply``)."""

@@ -113,7 +113,8 @@ def run(sandbox_outcomes):
 
 def test_a_passing_quick_check_is_verified_on_the_whole_suite():
     judged, seen = run(suite())
-    assert seen == [["tests/test_geo.py", "tests/test_units.py"], []]
+    # the quick check, the whole suite (then diff coverage's own run of the whole suite)
+    assert seen[:2] == [["tests/test_geo.py", "tests/test_units.py"], []]
     assert judged.verdict == "pass" and judged.tests.passed == sum(SIZES.values())
 
 
@@ -125,7 +126,7 @@ def test_a_failing_quick_check_ends_there_and_says_so():
 
 def test_a_regression_outside_the_quick_check_is_caught_by_the_whole_suite():
     judged, seen = run(suite("tests/test_text.py::test_3"))
-    assert len(seen) == 2 and judged.verdict == "fail"
+    assert seen[1] == [] and judged.verdict == "fail"
     assert "tests/test_text.py::test_3" in judged.message
 
 
