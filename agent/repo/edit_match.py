@@ -40,6 +40,7 @@ class Hit:
     shift: Shift
     convert: Callable[[list[str]], list[str]]
     """Turns the REPLACE's lines into the file's (tabs for spaces, when the rung did)."""
+    exact: bool = False
 
 
 def _same(x: list[str]) -> list[str]:
@@ -105,7 +106,8 @@ def _tabbed(lines: list[str], unit: int) -> list[str]:
 def _rungs(file: list[str], search: list[str], tabs: bool
            ) -> Iterator[list[Hit]]:
     for rung in ("exact", "trailing", "shift"):
-        yield [Hit(i, i + len(search), s, _same) for i, s in _spots(file, search, rung)]
+        yield [Hit(i, i + len(search), s, _same, rung == "exact")
+               for i, s in _spots(file, search, rung)]
     counts = {len(_lead(x)[0]) for x in search if x.strip() and "\t" not in _lead(x)[0]}
     if tabs and counts - {0}:
         g = math.gcd(*counts)
@@ -122,6 +124,14 @@ def _first(file: list[str], search: list[str], tabs: bool) -> list[Hit]:
         if hits:
             return hits
     return []
+
+
+def holds(file: list[str], lines: list[str], start: int, end: int, tabs: bool) -> bool:
+    """``lines`` are in ``file`` (on any rung of the ladder) around ``[start, end)``."""
+    if not any(x.strip() for x in lines):
+        return False
+    return any(h.start <= start and h.end >= end
+               for hits in _rungs(file, lines, tabs) for h in hits)
 
 
 def reindent(lines: list[str], shift: Shift) -> list[str]:
@@ -159,9 +169,17 @@ def _one(hits: list[Hit]) -> Hit:
 def find(file: list[str], search: list[str], replace: list[str], tabs: bool) -> Found:
     """Where ``search`` is in ``file`` and what it becomes; raise ``NoMatch`` or
     ``Ambiguous`` (or ``ValueError`` for a REPLACE that cannot follow the match)."""
+    if [x.strip() for x in search] == [x.strip() for x in replace]:
+        hits = [h for h in _first(file, search, tabs) if h.exact]
+        if not hits:  # matched only by a tolerance, it would change whitespace anywhere
+            raise NoMatch()
+        h = _one(hits)
+        return Found(h.start, h.end, replace)
     hits = _first(file, search, tabs)
     if hits:
         h = _one(hits)
+        if any(is_placeholder(x) for x in search):
+            _same_span(file, search, h, tabs)
         return Found(h.start, h.end, reindent(h.convert(replace), h.shift))
     trimmed, rep = _trim(search, replace)
     if trimmed != search and trimmed:
@@ -172,6 +190,19 @@ def find(file: list[str], search: list[str], replace: list[str], tabs: bool) -> 
     if any(is_placeholder(x) for x in search):
         return _elided(file, search, replace, tabs)
     raise NoMatch()
+
+
+def _same_span(file: list[str], search: list[str], hit: Hit, tabs: bool) -> None:
+    """A SEARCH found word for word though it holds ``...`` lines: refused unless read as
+    elided parts it matches that span only (the two readings agree on the place)."""
+    try:
+        found = _elided(file, search, search, tabs)
+    except NoMatch:
+        return
+    except ValueError:
+        found = None
+    if found is None or (found.start, found.end) != (hit.start, hit.end):
+        raise Ambiguous([hit.start + 1, *([found.start + 1] if found else [])])
 
 
 def _trim(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:
@@ -198,14 +229,14 @@ def _parts(lines: list[str]) -> list[list[str]]:
 
 def _elided(file: list[str], search: list[str], replace: list[str], tabs: bool) -> Found:
     parts = _parts(search)
-    if not parts[0] or not parts[-1] or any(not p for p in parts):
+    if any(not "".join(p).strip() for p in parts):
         raise NoMatch()  # ``...`` at an end, or two in a row: nothing bounds the span
     per_part = [_first(file, p, tabs) for p in parts]
     if any(not hs for hs in per_part):
         raise NoMatch()
-    combos = _ordered(per_part)
-    if len(combos) > 1:  # one whose gaps stay inside the block the parts outline wins
-        combos = _ordered(per_part, lambda c: _inside(file, c)) or combos
+    combos = _ordered(per_part, lambda c: _inside(file, c))
+    if not combos:
+        raise NoMatch()
     if len(combos) != 1:
         raise Ambiguous(sorted({c[0].start + 1 for c in combos}))
     chosen = combos[0]
@@ -233,10 +264,13 @@ def _depth(line: str) -> int:
 
 
 def _inside(file: list[str], chosen: list[Hit]) -> bool:
-    """Every elided line is indented deeper than the shallowest matched line: the span does
-    not run past the end of the block its parts outline."""
+    """The elided lines stay in the block the parts outline: none is indented less than the
+    shallowest matched line, nor as little when the span opens with a block (``def f():``)."""
     floor = min(_depth(x) for h in chosen for x in file[h.start:h.end] if x.strip())
-    return all(_depth(x) > floor for a, b in zip(chosen, chosen[1:], strict=False)
+    first = next(x for x in file[chosen[0].start:chosen[0].end] if x.strip())
+    opens = _depth(first) == floor and first.rstrip().endswith((":", "{"))
+    return all(_depth(x) > floor or (_depth(x) == floor and not opens)
+               for a, b in zip(chosen, chosen[1:], strict=False)
                for x in file[a.end:b.start] if x.strip())
 
 
@@ -254,7 +288,7 @@ def _ordered(per_part: list[list[Hit]],
                 out.append(list(chosen))
             return
         for h in per_part[k]:
-            if h.start >= after:
+            if h.start > after or (k == 0 and h.start >= after):  # `...` stands for a line
                 walk(k + 1, h.end, [*chosen, h])
     walk(0, 0, [])
     return out

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from codemend.agent.extract import FormatError
 from codemend.agent.repo import edit_paths
-from codemend.agent.repo.edit_match import Ambiguous, Found, NoMatch, find, nearest
+from codemend.agent.repo.edit_match import Ambiguous, Found, NoMatch, find, holds, nearest
 from codemend.agent.repo.edit_parse import Edit, parse_edits
-from codemend.agent.repo.edit_text import Text, lines_of
+from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of
 from codemend.sandbox.workspace import check_relpath
 
 __all__ = ["HOW", "Edit", "apply_edits", "parse_edits"]
@@ -50,13 +50,26 @@ def _inside(path: str) -> str:
     return norm
 
 
-def _already(lines: list[str], found: Found) -> bool:
+def _already(lines: list[str], found: Found, replace: list[str], tabs: bool) -> bool:
     """The REPLACE is already in place around the match: the edit was applied before."""
-    new, n = found.new, len(found.new)
-    if not n or new == lines[found.start:found.end]:
+    if found.new == lines[found.start:found.end]:
         return False
-    return any(lines[p:p + n] == new
-               for p in range(max(0, found.end - n), min(found.start, len(lines) - n) + 1))
+    if any(is_placeholder(x) for x in replace):  # its parts around the elided lines
+        try:
+            done = find(lines, replace, ["\0"], tabs)  # where the REPLACE's parts are
+        except ValueError:
+            return False
+        return done.start <= found.start and done.end >= found.end
+    return holds(lines, found.new, found.start, found.end, tabs) or \
+        holds(lines, replace, found.start, found.end, tabs)
+
+
+def _step(lines: list[str], search: list[str], replace: list[str], tabs: bool) -> list[str]:
+    """The lines after one edit (unchanged when it was applied before)."""
+    found = find(lines, search, replace, tabs)
+    if _already(lines, found, replace, tabs):
+        return lines
+    return [*lines[:found.start], *found.new, *lines[found.end:]]
 
 
 class _Applier:
@@ -89,8 +102,9 @@ class _Applier:
         search, replace = lines_of(e.search or ""), lines_of(e.text)
         what = "the diff hunk" if e.hint is not None else "the SEARCH text"
         said = f" (its @@ header says line {e.hint})" if e.hint is not None else ""
+        tabs = text.uses_tabs()
         try:
-            found = find(text.lines, search, replace, text.uses_tabs())
+            out = _step(text.lines, search, replace, tabs)
         except Ambiguous as exc:
             where = ", ".join(map(str, exc.lines[:8]))
             raise ValueError(f"{path}: {what} occurs {len(exc.lines)} times (at lines "
@@ -100,9 +114,14 @@ class _Applier:
             raise ValueError(self._not_found(path, text, search, replace, what)) from None
         except ValueError as exc:
             raise ValueError(f"{path}: {what} matched, but {exc}") from None
-        if _already(text.lines, found):
-            return have
-        text.lines[found.start:found.end] = found.new
+        try:
+            again = _step(out, search, replace, tabs)
+        except ValueError:
+            again = out
+        if again != out:
+            raise ValueError(f"{path}: {what} would still match after the edit, so it could "
+                             "apply twice; include more of the surrounding lines")
+        text.lines = out
         return text.render()
 
     def _not_found(self, path: str, text: Text, search: list[str], replace: list[str],
