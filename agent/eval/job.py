@@ -100,6 +100,7 @@ def record(job: Job, out: Outcome, *, started_at: float, wall_s: float) -> dict[
         "model_calls": s.model_calls, "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,
         "tokens": s.prompt_tokens + s.completion_tokens, "checks": checks,
+        "format_errors": sum(a.verdict == "format_error" for a in s.attempts),
         "attempts": [[a.node, a.verdict] for a in s.attempts], "reason": out.reason,
         "started": round(started_at, 3), "wall_s": round(wall_s, 3),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -112,7 +113,7 @@ def clean_record(job: Job, started_at: float, wall_s: float) -> dict[str, Any]:
             "status": "clean", "verdict": None, "hidden": None, "pass_first": False,
             "pass_healed": False, "iterations": 0, "max_iterations": job.task.max_iterations,
             "model_calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0,
-            "checks": 0, "attempts": [],
+            "checks": 0, "format_errors": 0, "attempts": [],
             "reason": "every test passes at baseline: no committed bug to heal",
             "started": round(started_at, 3), "wall_s": round(wall_s, 3),
             "worker": f"{socket.gethostname()}:{os.getpid()}"}
