@@ -57,7 +57,10 @@ def counts_of(report: CheckReport | None) -> Counts | None:
 def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport | None,
                 attempts: list[dict[str, Any]], tokens: dict[str, int], files: list[str],
                 patch: str | None, reason: str = "", iterations: int = 0, model_calls: int = 0,
-                applied: bool = False, branch_commit: str | None = None) -> dict[str, Any]:
+                applied: bool = False, branch_commit: str | None = None,
+                findings: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """``findings``: the final candidate's advisory tamper signs and removed definitions
+    (``verify.findings``)."""
     final_counts = counts_of(final)
     return {"run_id": run_id, "status": status, "reason": reason, "repo": task.root,
             "commit": task.head, "iterations": iterations, "model_calls": model_calls,
@@ -65,7 +68,9 @@ def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport 
             "final": final_counts.model_dump() if final_counts else None,
             "targets": task.targets, "flaky": task.flaky, "files_changed": files,
             "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
-            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens}
+            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens,
+            "advisory": (findings or {}).get("advisory", []),
+            "removed": (findings or {}).get("removed", [])}
 
 
 def summary_md(report: dict[str, Any], patch: str) -> str:
@@ -87,6 +92,12 @@ def summary_md(report: dict[str, Any], patch: str) -> str:
         parts += ["Targets (failing at baseline):", *(f"- `{t}`" for t in report["targets"]), ""]
     if report["flaky"]:
         parts += ["Flaky (not targeted):", *(f"- `{t}`" for t in report["flaky"]), ""]
+    if report.get("removed"):
+        parts += ["Definitions the change removes:",
+                  *(f"- `{n}`" for n in report["removed"]), ""]
+    if report.get("advisory"):
+        parts += ["Advisory tamper signs on changed lines (not refused):",
+                  *(f"- `{n}`" for n in report["advisory"]), ""]
     if patch:
         parts += ["```diff", patch.rstrip("\n"), "```", ""]
     return "\n".join(parts)

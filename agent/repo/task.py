@@ -42,6 +42,8 @@ class RepoTask(BaseModel):
     regressions."""
     baseline: Counts = Field(default_factory=Counts)
     allow_test_edits: bool = False
+    allow_deletions: bool = False
+    """A fix may remove top-level functions, classes or methods (``--allow-deletions``)."""
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     apply: bool = False
     """Write a verified fix into the work tree (``--apply``)."""
