@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.repo.paths import UnsafePath, check_writable
 from codemend.agent.repo.task import Counts, RepoTask
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
@@ -114,7 +115,13 @@ def write_text(path: Path, text: str) -> None:
 
 def apply_to_worktree(root: Path, base: dict[str, str], overlay: dict[str, str]) -> None:
     """Write the change into the work tree; a file changed since the snapshot is never
-    overwritten (--force only allows a dirty tree)."""
+    overwritten (--force only allows a dirty tree), and no path through a symbolic link or
+    into a submodule is written (paths.py)."""
+    try:
+        check_writable(root, sorted(overlay))
+    except UnsafePath as exc:
+        raise BadInput(f"--apply: {exc}; nothing was written (the patch is in the output "
+                       "folder)") from None
     changed = []
     for rel in sorted(overlay):
         p = root / rel
