@@ -57,6 +57,9 @@ class Workspace(BaseModel):
     """Repository mode: folders put on sys.path before the root (``["src"]``)."""
     ruff_settings: bool = False
     """Repository mode: lint with the project's ruff settings (else codemend's rules)."""
+    coverage: dict[str, list[list[int]]] = Field(default_factory=dict)
+    """Repository mode: measure these files' changed lines (``{path: [[first, last],
+    ...]}``) with coverage.py during the test run (a fix's verifying run only)."""
 
     @field_validator("files", "tests", "binary")
     @classmethod

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
 from codemend.agent.repo.context import build_messages
+from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.paths import unsafe_reason
 from codemend.agent.repo.snapshot import RepoSnapshot
@@ -71,7 +72,10 @@ class RepoKind:
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
         task, snap, baseline = _parts(state, deps)
-        return verify(report, baseline, task, snap, state.files)
+        judged = verify(report, baseline, task, snap, state.files)
+        if judged.verdict != "pass":
+            return judged
+        return covered(judged, deps.sandbox, task, snap, state.files, state.task.check_timeout_s)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.repo.coverage import shown
 from codemend.agent.repo.paths import UnsafePath, check_writable
 from codemend.agent.repo.task import Counts, RepoTask
 from codemend.sandbox.errors import BadInput, InfraError
@@ -63,6 +64,7 @@ def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport 
     """``findings``: the final candidate's advisory tamper signs and removed definitions
     (``verify.findings``)."""
     final_counts = counts_of(final)
+    cov = (final.coverage if final is not None else None) or {}
     return {"run_id": run_id, "status": status, "reason": reason, "repo": task.root,
             "commit": task.head, "iterations": iterations, "model_calls": model_calls,
             "baseline": task.baseline.model_dump(),
@@ -71,7 +73,25 @@ def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport 
             "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
             "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens,
             "advisory": (findings or {}).get("advisory", []),
-            "removed": (findings or {}).get("removed", [])}
+            "removed": (findings or {}).get("removed", []),
+            "dependencies": {"source": task.deps_source, "added": task.deps_added},
+            "environment": task.environment,
+            "changed_lines_executed": cov.get("files"), "coverage_error": cov.get("error")}
+
+
+def coverage_lines(report: dict[str, Any]) -> list[str]:
+    """summary.md's diff coverage: per changed file, executed / executable changed lines."""
+    files, error = report.get("changed_lines_executed"), report.get("coverage_error")
+    if error:
+        return [f"Diff coverage: not measured ({error}).", ""]
+    if not files:
+        return []
+    rows = ["Changed executable lines the suite ran (coverage.py, on the verifying run):", "",
+            "| file | executed | not executed | no target test ran |", "|---|---:|---|---|"]
+    for path, f in files.items():
+        rows.append(f"| `{path}` | {f['executed']}/{f['total']} | "
+                    f"{shown(f['not_executed']) or '-'} | {shown(f['not_by_targets']) or '-'} |")
+    return [*rows, ""]
 
 
 def summary_md(report: dict[str, Any], patch: str) -> str:
@@ -88,7 +108,7 @@ def summary_md(report: dict[str, Any], patch: str) -> str:
              f"{report['model_calls']} model call(s).", ""]
     if report["reason"]:
         parts += [report["reason"], ""]
-    parts += rows + [""]
+    parts += rows + [""] + coverage_lines(report)
     if report["targets"]:
         parts += ["Targets (failing at baseline):", *(f"- `{t}`" for t in report["targets"]), ""]
     if report["flaky"]:
