@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
+from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.paths import unsafe_reason
+from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
@@ -65,13 +67,26 @@ class RepoKind:
         return new
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
-        """The pristine harness: the candidate's code with the base's tests and their
-        configuration (unless the run allows test edits)."""
-        task, snap, _ = _parts(state, deps)
-        return snap.workspace(pristine(snap, state.files, task.allow_test_edits))
+        """The candidate's code with the base's tests and their configuration (the pristine
+        harness, unless the run allows test edits); on a big suite, only the tests its change
+        can reach (a quick check, agent/repo/select.py)."""
+        task, snap, baseline = _parts(state, deps)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        return harness(snap, task, state.files).model_copy(update={"select": chosen or []})
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
+        """Verified against the baseline; a quick check that passes is followed by the
+        whole suite, whose verdict is the one kept."""
         task, snap, baseline = _parts(state, deps)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        if chosen:
+            quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
+            if quick.verdict != "pass":
+                note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
+                return quick.model_copy(update={"message": "; ".join(
+                    m for m in (quick.message, note) if m)})
+            report = checked(deps.sandbox, harness(snap, task, state.files),
+                             state.task.check_timeout_s)
         judged = verify(report, baseline, task, snap, state.files)
         if judged.verdict != "pass":
             return judged
@@ -87,6 +102,12 @@ class RepoKind:
             if path in out:
                 out[path] = scoped(base.get(path), out[path], new)
         return {p: t for p, t in out.items() if base.get(p) != t}
+
+
+def harness(snap: RepoSnapshot, task: RepoTask, overlay: dict[str, str]) -> Workspace:
+    """The workspace every check of a candidate runs: its code over the base snapshot, with
+    every protected path as the base holds it (agent/repo/workspace.py)."""
+    return snap.workspace(pristine(snap, overlay, task.allow_test_edits))
 
 
 def refuse_paths(snap: RepoSnapshot, task: RepoTask, paths: list[str]) -> None:
