@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                    "branch (the work tree and current branch stay as they are)")
     f.add_argument("--allow-test-edits", action="store_true", help="let the fix change tests "
                    "and their configuration (skips and dropped assertions are still refused)")
+    f.add_argument("--allow-deletions", action="store_true", help="let the fix remove "
+                   "functions, classes or methods the code had (listed in the report)")
     f.add_argument("--require-coverage", action="store_true", help="refuse a fix whose "
                    "changed executable lines no target test runs (diff coverage)")
     f.add_argument("--context-tokens", type=int, help="prompt budget in tokens (default 5000, "

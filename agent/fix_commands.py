@@ -113,6 +113,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
                         environment=baseline.environment,
                         baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
+                        allow_deletions=bool(getattr(args, "allow_deletions", False)),
                         require_coverage=bool(getattr(args, "require_coverage", False)),
                         context_tokens=args.context_tokens or DEFAULT_CONTEXT_TOKENS,
                         apply=bool(args.apply), branch=args.branch)
@@ -215,8 +216,12 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
+    from codemend.agent.repo.verify import findings
+
+    seen = findings(store.bases().snapshot(task.base_id), final.files) if final else {}
+
     def report(applied: bool = False, commit: str | None = None) -> dict[str, Any]:
-        return report_json(run_id=out.run_id, status=status, task=task,
+        return report_json(findings=seen, run_id=out.run_id, status=status, task=task,
                            final=final.report if final else None, attempts=_attempts(out),
                            tokens={"prompt": s.prompt_tokens, "completion": s.completion_tokens},
                            files=sorted(overlay), patch=str(out_dir / "fix.patch") if patch

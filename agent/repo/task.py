@@ -49,6 +49,8 @@ class RepoTask(BaseModel):
     """Baseline failures caused by the sandbox's environment, not the code: id -> cause
     (neither targets nor regressions)."""
     allow_test_edits: bool = False
+    allow_deletions: bool = False
+    """A fix may remove top-level functions, classes or methods (``--allow-deletions``)."""
     require_coverage: bool = False
     """Refuse a candidate whose changed executable lines no target test runs
     (``--require-coverage``; agent/repo/coverage.py)."""
