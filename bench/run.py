@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="edits: the interpreter of a venv with the reference parser "
                              "(default: one made under the cache dir)")
     parser.add_argument("--projects", help="breadth: a comma-separated subset of projects")
-    parser.add_argument("--quick-rounds", type=int, default=2, help="quick: measured pairs")
+    parser.add_argument("--quick-rounds", type=int, default=1, help="quick: measured pairs")
     parser.add_argument("--record", type=Path, metavar="FILE",
                         help="write the figures against the targets into FILE's latest-run block")
     args = parser.parse_args(argv)

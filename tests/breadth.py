@@ -35,6 +35,8 @@ HOST_TIMEOUT_S = 1800
 KNOWN = {
     "pluggy": "issue 16 item 1 (no shadowing): the tests import the check image's own pluggy, "
               "whose DeprecationWarning fails test_hookspec at baseline",
+    "humanize": "issue 16 item 2 (the project installed): importlib.metadata.version() finds "
+                "no metadata, so every test module fails to import",
 }
 """Projects the breadth set gets wrong today, and why (kept honest: the e2e test expects
 them to fail, strictly)."""
@@ -101,6 +103,8 @@ def host_failing(project: Project, repo: Path) -> list[str]:
         for word in ("FAILED ", "ERROR "):
             if line.startswith(word):
                 out.append(line[len(word):].split(" - ", 1)[0].strip())
+        if line.startswith("SUBFAILED("):  # pytest 9's subtests: SUBFAILED(params) id - ...
+            out.append(line.split(" - ", 1)[0].split()[-1])
     if proc.returncode not in (0, 1) or (proc.returncode == 1 and not out):
         raise RuntimeError(f"host pytest exit {proc.returncode}: {proc.stdout[-600:]}")
     return sorted(set(out))

@@ -109,10 +109,13 @@ BREADTH = {
         host=("-r", "requirements/tests.txt"), variant="tool.pytest",
         features=("[tool.pytest] (native)", "conflicting requirement files",
                   "runtime dependency")),
-    "boltons": Project("boltons", "24.0.0", "flat", 0, Bug(
-        "boltons/strutils.py", "    return _camel2under_re.sub(r'_\\1', camel_string).lower()",
-        "    return _camel2under_re.sub(r'_\\1', camel_string).upper()"),
-        variant=".pytest.ini", features=(".pytest.ini",)),
+    "jaraco.functools": Project("jaraco.functools", "4.1.0", "flat", 0, Bug(
+        "jaraco/functools/__init__.py",
+        "        return lambda *args, **kwargs: f1(f2(*args, **kwargs))",
+        "        return lambda *args, **kwargs: f2(f1(*args, **kwargs))"),
+        deps=("more_itertools",), host=(".[test,check,cover,enabler,type]",),
+        variant=".pytest.ini", features=(".pytest.ini", "doctests", "namespace package",
+                                         "setuptools-scm", "tox extras")),
     "cachetools": Project("cachetools", "5.5.0", "src", 0, Bug(
         "src/cachetools/__init__.py", "            self.__counter[key] -= 1\n        return value",
         "            self.__counter[key] += 1\n        return value"),
@@ -127,14 +130,13 @@ BREADTH = {
         "parse.py", "        return name in self.named", "        return name not in self.named"),
         features=("single module",)),
     "tabulate": Project("tabulate", "0.9.0", "flat", 0, Bug(
-        "tabulate/__init__.py", '        return ":" + ("-" * (w - 2)) + ":"',
-        '        return ":" + ("-" * (w - 1)) + ":"'),
+        "tabulate/__init__.py", '    fmt = "{0:^%ds}" % width',
+        '    fmt = "{0:^%ds}" % (width + 1)'),
         features=("test/ folder", "setuptools-scm")),
     "python-dateutil": Project("python-dateutil", "2.9.0.post0", "src", 0, Bug(
-        "src/dateutil/relativedelta.py",
-        "            return self.__class__(years=other.years + self.years,",
-        "            return self.__class__(years=other.years - self.years,"),
-        deps=("six",), host=("-r", "requirements-dev.txt"),
+        "src/dateutil/relativedelta.py", "        year = (self.year or other.year)+self.years",
+        "        year = (self.year or other.year)-self.years"),
+        deps=("six",), host=("pytest<9", "-r", "requirements-dev.txt"),
         features=("setuptools-scm", "runtime dependency", "time zones")),
     "jsonschema": Project("jsonschema", "4.23.0", "flat", 0, Bug(
         "jsonschema/_types.py", "    return isinstance(instance, list)",
@@ -156,8 +158,8 @@ BREADTH = {
 
 BIG = Project("dateparser", "1.2.0", "flat", 0, Bug(
     "dateparser/timezone_parser.py",
-    "    return datetime_obj - datetime_tz_offset + local_tz_offset",
-    "    return datetime_obj + datetime_tz_offset + local_tz_offset"),
+    "                date_string = date_string[: start + 1] + date_string[stop:]",
+    "                date_string = date_string[:start] + date_string[stop:]"),
     deps=("python-dateutil", "pytz", "regex", "tzlocal"), host=("-r", "tests/requirements.txt"),
     features=("about 23,800 tests",))
 """A big suite, for quick checks (bench/run.py quick)."""
