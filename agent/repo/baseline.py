@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codemend.agent.nodes import checked
+from codemend.sandbox.retry import checked
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.task import SUITE_TARGET, Counts
 from codemend.sandbox.base import Sandbox

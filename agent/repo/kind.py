@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
-from codemend.agent.nodes import checked
+from codemend.sandbox.retry import checked
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
