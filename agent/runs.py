@@ -17,8 +17,8 @@ from codemend.agent.graph import build_graph
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.saver import CompactSaver
-from codemend.agent.taskkinds import task_kinds
 from codemend.agent.state import Attempt, RunState, TaskInfo
+from codemend.agent.taskkinds import task_kinds
 from codemend.sandbox.errors import BadInput, InfraError
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.constants import START

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from codemend.agent.nodes import Deps
-from codemend.agent.taskkinds import task_kinds
-from codemend.sandbox.retry import checked
 from codemend.agent.repair import view
 from codemend.agent.repair.steps import Step, fork, steps
 from codemend.agent.repair.target import WorkTree, commit
 from codemend.agent.repo.paths import UnsafePath
 from codemend.agent.runs import RunStore
 from codemend.agent.state import Attempt, RunState
+from codemend.agent.taskkinds import task_kinds
 from codemend.agent.terminal import ESCALATION, Menu, Option, Terminal
+from codemend.sandbox.retry import checked
 from langgraph.types import Command
 from rich.markup import escape
 
