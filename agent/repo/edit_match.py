@@ -199,10 +199,12 @@ def _same_span(file: list[str], search: list[str], hit: Hit, tabs: bool) -> None
         found = _elided(file, search, search, tabs)
     except NoMatch:
         return
+    except Ambiguous as exc:
+        raise Ambiguous(sorted({hit.start + 1, *exc.lines})) from None
     except ValueError:
-        found = None
-    if found is None or (found.start, found.end) != (hit.start, hit.end):
-        raise Ambiguous([hit.start + 1, *([found.start + 1] if found else [])])
+        return  # read as elided parts, its REPLACE could not follow: word for word it is
+    if (found.start, found.end) != (hit.start, hit.end):
+        raise Ambiguous(sorted({hit.start + 1, found.start + 1}))
 
 
 def _trim(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:

@@ -107,9 +107,10 @@ class _Applier:
             out = _step(text.lines, search, replace, tabs)
         except Ambiguous as exc:
             where = ", ".join(map(str, exc.lines[:8]))
-            raise ValueError(f"{path}: {what} occurs {len(exc.lines)} times (at lines "
-                             f"{where}){said}; add surrounding lines so it matches exactly "
-                             "once") from None
+            times = f"occurs {len(exc.lines)} times (at lines {where})" if len(exc.lines) > 1 \
+                else f"matches more than one span (from line {where})"
+            raise ValueError(f"{path}: {what} {times}{said}; add surrounding lines so it "
+                             "matches exactly once") from None
         except NoMatch:
             raise ValueError(self._not_found(path, text, search, replace, what)) from None
         except ValueError as exc:
