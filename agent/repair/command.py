@@ -179,6 +179,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
         return 0
     task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                     targets=baseline.targets, flaky=baseline.flaky,
+                    environment=baseline.environment,
                     baseline=counts(baseline.report), allow_test_edits=False,
                     allow_deletions=bool(getattr(args, "allow_deletions", False)),
                     context_tokens=DEFAULT_CONTEXT_TOKENS, apply=False, branch=None)
