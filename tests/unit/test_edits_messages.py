@@ -4,7 +4,6 @@ budget), which lines an ambiguous one matches, and what the diff header said."""
 from __future__ import annotations
 
 import pytest
-
 from codemend.agent.extract import FormatError
 from codemend.agent.repo.edits import HINTS, apply_edits
 
