@@ -110,6 +110,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         baseline = run_baseline(sandbox, snap, timeout_s)
         task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
+                        environment=baseline.environment,
                         baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
                         allow_deletions=bool(getattr(args, "allow_deletions", False)),
@@ -118,8 +119,10 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
                         apply=bool(args.apply), branch=args.branch)
         b = task.baseline
         console.print(f"baseline: {b.passed} passed, {b.failed} failed, {b.errors} errors; "
-                      f"{len(task.targets)} target(s), {len(task.flaky)} flaky",
-                      highlight=False)
+                      f"{len(task.targets)} target(s), {len(task.flaky)} flaky"
+                      + (f", {len(task.environment)} failing for the sandbox's environment "
+                         f"({', '.join(sorted(set(task.environment.values())))})"
+                         if task.environment else ""), highlight=False)
         if baseline.clean:
             return _clean(args, run_id, task, out_dir)
         info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
@@ -182,7 +185,10 @@ def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:
     report = report_json(run_id=run_id, status="clean", task=task, final=None, attempts=[],
                          tokens={"prompt": 0, "completion": 0}, files=[], patch=None,
-                         reason="every test passes at baseline: nothing to fix")
+                         reason="every test passes at baseline: nothing to fix" + (
+                             f" (besides {len(task.environment)} failing only for the "
+                             "sandbox's environment: see `environment`)"
+                             if task.environment else ""))
     dump(out_dir / "report.json", report)
     write_text(out_dir / "summary.md", summary_md(report, ""))
     _print(args, report, out_dir)

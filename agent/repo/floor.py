@@ -18,9 +18,8 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from codemend.agent.repo.snapshot import RepoSnapshot
-
 from codemend import sandbox
+from codemend.agent.repo.snapshot import RepoSnapshot
 
 SKIP_WORDS = re.compile(r"\b(skip|skipif|xfail|importorskip|SkipTest|skipTest|skipUnless|"
                         r"skipIf|expectedFailure)\b|def\s+pytest_\w+")

@@ -105,7 +105,7 @@ def _new_findings(raw: CheckReport, baseline: CheckReport, base: dict[str, str],
 def test_problems(raw: CheckReport, baseline: CheckReport, task: RepoTask,
                   snap: RepoSnapshot) -> list[str]:
     now, was = outcomes(raw), outcomes(baseline)
-    flaky = set(task.flaky)
+    flaky = set(task.flaky) | set(task.environment)  # neither counts against a candidate
     out: list[str] = []
     for t in task.targets:
         if t == SUITE_TARGET:
