@@ -10,7 +10,10 @@ reads them; agent/repo/deps_read.py reads each):
 5. a test requirements file (``requirements/tests.txt``, ``requirements-dev.txt``, ...).
 
 Never the union of every file: pins of a docs or typing file do not belong to the tests
-and may contradict them. Then the undeclared but obvious needs are added and listed: the
+and may contradict them. A requirement on the project itself (``attrs[tests-mypy]``) is
+replaced by those extras' requirements; when the set pins pytest, its pins of pytest's own
+dependencies (pluggy, iniconfig, ...) are kept by name only, since the image's pytest runs.
+Then the undeclared but obvious needs are added and listed: the
 plugins the pytest settings use (``--cov`` -> pytest-cov, ``required_plugins``, ...) and
 pytest itself. pytest and ruff are left out of the requirements: the check image brings
 its pinned ones (a constraints file holds them during the install). Two requirements of
@@ -40,6 +43,9 @@ PLUGIN_SETTINGS = {"timeout": "pytest-timeout", "asyncio_mode": "pytest-asyncio"
                    "mock_use_standalone_module": "pytest-mock"}
 """pytest options and settings that only a plugin understands: the plugin is needed."""
 NO_TEST_SET = "none declared"
+PYTEST_DEPS = frozenset({"pluggy", "iniconfig", "packaging", "exceptiongroup", "tomli",
+                         "colorama", "pygments"})
+"""pytest's own dependencies: a test set's pins of them follow its pinned pytest."""
 
 
 class DependencyConflict(BadInput):
@@ -130,12 +136,51 @@ def _incompatible(a: Requirement, b: Requirement) -> bool:
                     and b.specifier.contains(v, prereleases=True)) for v in pins)
 
 
+def _own(files: Mapping[str, str], found: read.Found) -> read.Found:
+    """The project's requirements on itself (``attrs[tests-mypy]`` in attrs' own extra)
+    replaced by those extras' requirements: the work tree is the project."""
+    own = read.project_name(files)
+    if own is None:
+        return found
+    out: read.Found = []
+    todo, seen = list(found), set()
+    while todo:
+        line, src = todo.pop(0)
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            out.append((line, src))
+            continue
+        if canonicalize_name(req.name) != canonicalize_name(own):
+            out.append((line, src))
+            continue
+        for name in sorted(req.extras - seen):
+            seen.add(name)
+            todo += read.extra(files, name) or []
+    return out
+
+
+def _unpin_tool_deps(found: read.Found) -> read.Found:
+    """When the test set pins its own pytest, its pins of pytest's own dependencies belong
+    to that pytest; the image's pytest is used, so those are kept by name only."""
+    pinned = any(_name(line) == "pytest" and "==" in line for line, _ in found)
+    if not pinned:
+        return found
+    return [(_unpinned(line) if _name(line) in PYTEST_DEPS else line, src)
+            for line, src in found]
+
+
+def _unpinned(line: str) -> str:
+    req = Requirement(line)
+    return req.name + (f"; {req.marker}" if req.marker else "")
+
+
 def read_declarations(files: Mapping[str, str]) -> Declarations:
     """Runtime dependencies and the one test set, normalised (``packaging``), deduplicated,
     sorted, conflicts refused; unparseable lines are kept as written so that pip names
     them when it refuses."""
     source, tests = test_set(files)
-    found = read.runtime(files) + tests
+    found = read.runtime(files) + _unpin_tool_deps(_own(files, tests))
     declared = {_name(line) for line, _ in found}
     added = [p for p in ["pytest", *plugins(files)] if _name(p) not in declared]
     found += [(p, "pytest settings") for p in added if _name(p) != "pytest"]

@@ -25,6 +25,7 @@ REQUIREMENT_FILES = tuple(
         "test-requirements", "test_requirements", "tests/requirements",
         "requirements/dev", "requirements-dev", "requirements_dev", "dev-requirements"))
 """Test requirement files, most specific first."""
+TEST_FACTORS = {"test", "tests", "testing", "pytest"}
 TOX_ENVS = ("testenv", "testenv:py", "testenv:test", "testenv:tests", "testenv:pytest")
 
 
@@ -115,6 +116,18 @@ def _setup_py(files: Mapping[str, str]) -> dict[str, list[str]]:
     return out
 
 
+def project_name(files: Mapping[str, str]) -> str | None:
+    """The distribution's own name (pyproject, setup.cfg or a literal in setup.py)."""
+    project = toml(files, "pyproject.toml").get("project")
+    if isinstance(project, dict) and isinstance(project.get("name"), str):
+        return project["name"]
+    cfg = _ini(files["setup.cfg"]) if "setup.cfg" in files else None
+    if cfg is not None and cfg.get("metadata", "name", fallback=""):
+        return cfg.get("metadata", "name")
+    found = re.search(r"""\bname\s*=\s*['"]([\w.\-]+)['"]""", files.get("setup.py", ""))
+    return found[1] if found else None
+
+
 def extra(files: Mapping[str, str], name: str) -> Found | None:
     """The extra ``name`` from pyproject, setup.cfg or setup.py (None: not declared)."""
     project = toml(files, "pyproject.toml").get("project")
@@ -164,23 +177,37 @@ def tox_env(files: Mapping[str, str]) -> Found | None:
     for env in TOX_ENVS:
         if not cfg.has_section(env):
             continue
-        deps = cfg.get(env, "deps", fallback="")
-        extras = re.split(r"[\s,]+", cfg.get(env, "extras", fallback="").strip())
-        if not deps.strip() and not any(extras):
+        deps = _factored(cfg.get(env, "deps", fallback=""))
+        extras = [e for line in _factored(cfg.get(env, "extras", fallback=""))
+                  for e in re.split(r"[\s,]+", line) if e]
+        if not deps and not extras:
             continue
         out: Found = []
-        for line in _lines(deps):
+        for line in deps:
             line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
-            if re.match(r"^[\w,{}\-.!]+:\s", line) or "{" in line:
+            if "{" in line:
                 continue
             if line.startswith("-r"):
                 out += requirements_file(files, posixpath.normpath(line[2:].strip()))
             elif not line.startswith(("-", ".", "/")):
                 out.append((line, f"{where} [{env}] deps"))
-        for name in filter(None, extras):
+        for name in extras:
             out += extra(files, name) or []
         return out
     return None
+
+
+def _factored(value: str) -> list[str]:
+    """Lines of a tox setting; a factor-conditional line (``py38: x``, ``tests: y``) only
+    when one of its factors names the test run itself."""
+    out = []
+    for line in _lines(value):
+        cond = re.match(r"^([\w,{}\-.!]+):\s*(.*)$", line)
+        if cond is None:
+            out.append(line)
+        elif set(re.split(r"[,{}]", cond[1])) & TEST_FACTORS and cond[2]:
+            out.append(cond[2])
+    return out
 
 
 def _legacy_tox(files: Mapping[str, str]) -> str:

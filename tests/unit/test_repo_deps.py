@@ -46,6 +46,11 @@ JINJA_LIKE = {
 def test_one_test_set_is_chosen_never_the_union_of_every_file():
     decl = read_declarations(JINJA_LIKE)
     assert decl.requirements == ("MarkupSafe>=2.0", "attrs==24.2.0")
+    # pins that came with the set's own pytest follow the image's pytest instead
+    pinned = {**JINJA_LIKE, "requirements/tests.txt": "pytest==8.3.3\npluggy==1.2.0\n"
+              "exceptiongroup==1.1.1 ; python_version < '3.11'\npackaging==23.1\n"}
+    assert read_declarations(pinned).requirements == (
+        "MarkupSafe>=2.0", 'exceptiongroup; python_version < "3.11"', "packaging", "pluggy")
     assert decl.test_source == "tox test env (requirements/tests.txt)"
     assert decl.sources == ("pyproject.toml [project] dependencies", "requirements/tests.txt")
     assert decl.added == ()  # pytest is declared by the test set (the image's pin is used)
@@ -75,8 +80,9 @@ def test_the_order_a_ci_reads_them_group_then_extra_then_file():
 def test_tox_env_with_extras_and_nox_session():
     files = {"setup.cfg": "[options]\ninstall_requires =\n    six\n"
                           "[options.extras_require]\ntesting = mock\ndocs = sphinx\n",
-             "tox.ini": "[testenv]\nextras = testing\ndeps =\n    freezegun\n"
-                        "    py38: backports.zoneinfo\n    -r{toxinidir}/req.txt\n",
+             "tox.ini": "[testenv]\nextras =\n    testing\n    docs: docs\ndeps =\n"
+                        "    freezegun\n    py38: backports.zoneinfo\n"
+                        "    tests: -r{toxinidir}/req.txt\n",
              "req.txt": "idna\n", "requirements/tests.txt": "never\n"}
     decl = read_declarations(files)
     assert decl.requirements == ("freezegun", "idna", "mock", "six")
@@ -88,6 +94,14 @@ def test_tox_env_with_extras_and_nox_session():
     decl = read_declarations({**files, "tox.ini": "", "noxfile.py": nox})
     assert decl.requirements == ("idna", "mock", "pytest-randomly", "six")
     assert "noxfile.py tests" in decl.test_source
+
+
+def test_the_project_named_in_its_own_extra_is_its_extras():
+    files = {"pyproject.toml": '[project]\nname = "attrs"\n[project.optional-dependencies]\n'
+                               'tests-mypy = ["mypy"]\ntests = ["attrs[tests-mypy]", "pympler"]\n',
+             "tox.ini": "[testenv]\nextras =\n    tests: tests\n    mypy: tests-mypy\n"}
+    decl = read_declarations(files)
+    assert decl.requirements == ("mypy", "pympler")
 
 
 def test_runtime_from_setup_py_and_setup_cfg_and_dynamic_files():
