@@ -109,6 +109,8 @@ def summarize(records: list[dict[str, Any]], samples: int, max_iterations: int) 
     iterations = [r["iterations"] for r in scored]
     tokens = sum(r["tokens"] for r in records)
     checks = sum(r["checks"] for r in records)
+    calls = sum(r["model_calls"] for r in records)
+    format_errors = sum(r.get("format_errors", 0) for r in records)  # older lines lack it
     busy = busy_seconds(records) if records else 0.0
     ks = sorted({k for k in PASS_AT if k <= samples} | {samples})
     out = {
@@ -123,7 +125,8 @@ def summarize(records: list[dict[str, Any]], samples: int, max_iterations: int) 
         "checks_per_s": checks / busy if busy > 0 else None,
         "solved": len(solved), "escalated": escalated,
         "failed": n - len(solved) - escalated,
-        "model_calls": sum(r["model_calls"] for r in records), "tokens": tokens,
+        "model_calls": calls, "tokens": tokens, "format_errors": format_errors,
+        "format_errors_per_call": format_errors / calls if calls else None,
         "checks": checks, "busy_s": round(busy, 3), "max_iterations": max_iterations,
         "healing": healing_curve(scored, max_iterations),
     }

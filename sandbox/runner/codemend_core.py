@@ -300,14 +300,21 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
             "--tb=short", "-q", "--no-summary", "--color=no", "-s", "--", *paths]
 
 
-def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str]) -> list[str]:
+def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
+                     select: list[str] | None = None) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
     with the report options the runner needs and ``src/`` on sys.path through pytest's
-    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)."""
+    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest).
+    ``select``: a quick check of only these test files (after ``--``). pytest's own
+    deprecation warnings are ignored: they concern the check's pytest, which may be newer
+    than the one the project pins, and a project's ``filterwarnings = error`` would turn
+    them into errors its own CI never sees (after the project's filters, so this wins)."""
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
+    extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
+    paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
-            "--color=no", "-s"]
+            "--color=no", "-s", *paths]
 
 
 def ruff_args(manifest: dict, lint_paths: list[str]) -> list[str]:
@@ -342,7 +349,8 @@ def check(manifest: dict, workdir: str, token: str, started: float,
     else:
         test_paths = [str(p) for p in repo.get("tests") or []]
         args = repo_pytest_args(workdir, junit_path, [str(p) for p in repo.get("python_paths")
-                                                      or []])
+                                                      or []], [str(p) for p in repo.get("select")
+                                                               or []])
     # before any sandboxed code; a repository's sources are scanned by the host (changed
     # lines only), so they are not sent back
     inv = inventory(workdir, _workspace_files(workdir), test_paths, sources=repo is None)
