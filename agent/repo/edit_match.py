@@ -187,9 +187,30 @@ def find(file: list[str], search: list[str], replace: list[str], tabs: bool) -> 
         if hits:
             h = _one(hits)
             return Found(h.start, h.end, reindent(h.convert(rep), h.shift))
+    edged, rep = _edges(search, replace)
+    if edged != search:
+        return find(file, edged, rep, tabs)
     if any(is_placeholder(x) for x in search):
         return _elided(file, search, replace, tabs)
     raise NoMatch()
+
+
+def _edges(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:
+    """Without ``...`` lines at the ends of the SEARCH, which bound nothing (nor those at
+    the same end of the REPLACE)."""
+    def cut(x: list[str], from_end: bool) -> tuple[list[str], bool]:
+        y = list(reversed(x)) if from_end else list(x)
+        k = 0
+        while k < len(y) and (not y[k].strip() or is_placeholder(y[k])):
+            k += 1
+        cutting = any(is_placeholder(v) for v in y[:k])
+        y = y[k:] if cutting else y
+        return (list(reversed(y)) if from_end else y), cutting
+    for end in (False, True):
+        search, cut_search = cut(search, end)
+        if cut_search:
+            replace = cut(replace, end)[0]
+    return search, replace
 
 
 def _same_span(file: list[str], search: list[str], hit: Hit, tabs: bool) -> None:
