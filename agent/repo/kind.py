@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
+from codemend.agent.extract import FormatError
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.snapshot import RepoSnapshot
@@ -15,6 +16,7 @@ from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
 from codemend.agent.repo.workspace import protected_reason
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.source import split_lines
 from codemend.sandbox.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -56,7 +58,12 @@ class RepoKind:
         task, snap, _ = _parts(state, deps)
         overlay = {p: t for p, t in state.files.items()
                    if task.allow_test_edits or protected_reason(snap, p) is None}
-        return apply_edits(text, snap.files, overlay)
+        out = apply_edits(text, snap.files, overlay)
+        not_text = sorted(p for p in out if p in snap.binary)
+        if not_text:
+            raise FormatError(f"{', '.join(not_text[:3])} is not UTF-8 text (binary, or another "
+                              "encoding): codemend does not edit it; change other files")
+        return out
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
         _, snap, _ = _parts(state, deps)
@@ -81,7 +88,7 @@ class RepoKind:
 def scoped(base: str | None, candidate: str, fixed: str) -> str:
     """``fixed``'s hunks (against ``candidate``) that overlap the candidate's changed lines."""
     changed = changed_lines(base, candidate)
-    a, b = candidate.splitlines(keepends=True), fixed.splitlines(keepends=True)
+    a, b = split_lines(candidate, keepends=True), split_lines(fixed, keepends=True)
     out: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         touched = tag != "equal" and any(n in changed for n in range(i1, i2 + 2))

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 from collections import Counter
 
@@ -24,20 +23,10 @@ from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.workspace import protected_reason
 from codemend.sandbox import tamper
 from codemend.sandbox.report import CheckReport, Finding, LintReport
+from codemend.sandbox.source import changed_lines, split_lines
 
 SKIP_WORDS = re.compile(r"\b(skip|skipif|xfail|importorskip|SkipTest|skipTest|skipUnless|"
                         r"skipIf|expectedFailure)\b|def\s+pytest_\w+")
-
-
-def changed_lines(old: str | None, new: str) -> set[int]:
-    """1-based line numbers of ``new`` that are added or modified relative to ``old``."""
-    a = (old or "").splitlines()
-    b = new.splitlines()
-    out: set[int] = set()
-    for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag in ("replace", "insert"):
-            out.update(range(j1 + 1, j2 + 1))
-    return out
 
 
 def _assertions(source: str | None) -> int:
@@ -61,7 +50,7 @@ def file_problems(snap: RepoSnapshot, path: str, new: str, allow_test_edits: boo
                 "configuration"]
     out: list[str] = []
     if protected:  # allowed, but no weakening
-        text = new.splitlines()
+        text = split_lines(new)
         for n in sorted(lines):
             if SKIP_WORDS.search(text[n - 1]):
                 out.append(f"{path}:{n} skips or expects failure of tests (tamper evidence)")
