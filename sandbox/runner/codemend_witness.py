@@ -61,7 +61,7 @@ GUARDED = (
     "_pytest.runner", "_pytest.reports", "_pytest.python", "_pytest.skipping",
     "_pytest.outcomes", "_pytest.main", "_pytest.junitxml", "_pytest.unittest",
     "_pytest.nodes", "_pytest.assertion.rewrite", "_pytest.assertion.util",
-    "pluggy._callers", "pluggy._hooks", "pluggy._manager", "pluggy._result",
+    "pluggy._callers", "pluggy._execution", "pluggy._hooks", "pluggy._manager", "pluggy._result",
 )
 
 
