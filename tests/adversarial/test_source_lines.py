@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from codemend.agent.repo.output import patch_text
 from codemend.agent.repo.patch import git_patch
 from codemend.sandbox.source import changed_lines, split_lines
 from hypothesis import HealthCheck, given, settings
@@ -77,7 +78,7 @@ def test_every_patch_applies_with_git_apply(tmp_path_factory, old, new, added):
     (repo / "m.py").write_bytes(old.encode())
     (repo / "keep.py").write_bytes(b"k = 0\n")
     _git(repo, "init", "-q")
-    patch = git_patch({"m.py": old, "keep.py": "k = 0\n"}, {"m.py": new, "new dir/n.py": added})
+    patch = patch_text({"m.py": old, "keep.py": "k = 0\n"}, {"m.py": new, "new dir/n.py": added})
     if old == new and not added:
         assert "m.py" not in patch.split("new dir")[0]
     _git(repo, "apply", "--check", "-", stdin=patch.encode("utf-8", "surrogateescape"))

@@ -159,8 +159,13 @@ def test_a_legacy_coding_line_above_unchanged_code_is_read_the_same():
     changed = tamper.scan_changed([("m.py", legacy, [1])])  # the declaration is new
     assert [(s.code, s.fatal) for s in changed] == [("T108", True)]
     hidden = "# coding: utf-7\nx = 1  # +AAo-import pytest\n"
-    signs = tamper.scan_changed([("m.py", hidden, [2])])  # the payload, read as Python does
+    signs = tamper.scan_changed([("m.py", hidden, [2])])  # then every line counts
     assert {s.code for s in signs if s.fatal} == {"T108", "T101"}
+
+
+def test_the_scan_reads_the_code_python_runs():
+    hidden = "# coding: utf-7\nx = 1  # +AAo-import pytest\n"  # read as UTF-8: a comment
+    assert "T101" in codes(hidden, fatal=True)
 
 
 def test_config_files_among_solution_files():
