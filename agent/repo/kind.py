@@ -8,8 +8,11 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
+from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
+from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
+from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
@@ -66,12 +69,29 @@ class RepoKind:
         return out
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
-        _, snap, _ = _parts(state, deps)
-        return snap.workspace(state.files)
+        """The candidate; on a big suite, only the tests its change can reach (a quick
+        check, agent/repo/select.py)."""
+        task, snap, baseline = _parts(state, deps)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        return snap.workspace(state.files).model_copy(update={"select": chosen or []})
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
+        """Verified against the baseline; a quick check that passes is followed by the
+        whole suite, whose verdict is the one kept."""
         task, snap, baseline = _parts(state, deps)
-        return verify(report, baseline, task, snap, state.files)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        if chosen:
+            quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
+            if quick.verdict != "pass":
+                note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
+                return quick.model_copy(update={"message": "; ".join(
+                    m for m in (quick.message, note) if m)})
+            report = checked(deps.sandbox, snap.workspace(state.files),
+                             state.task.check_timeout_s)
+        judged = verify(report, baseline, task, snap, state.files)
+        if judged.verdict != "pass":
+            return judged
+        return covered(judged, deps.sandbox, task, snap, state.files, state.task.check_timeout_s)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:

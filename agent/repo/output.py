@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.repo.coverage import shown
 from codemend.agent.repo.patch import git_patch, modes_at
 from codemend.agent.repo.task import Counts, RepoTask
 from codemend.sandbox.errors import BadInput, InfraError
@@ -41,13 +42,32 @@ def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport 
                 patch: str | None, reason: str = "", iterations: int = 0, model_calls: int = 0,
                 applied: bool = False, branch_commit: str | None = None) -> dict[str, Any]:
     final_counts = counts_of(final)
+    cov = (final.coverage if final is not None else None) or {}
     return {"run_id": run_id, "status": status, "reason": reason, "repo": task.root,
             "commit": task.head, "iterations": iterations, "model_calls": model_calls,
             "baseline": task.baseline.model_dump(),
             "final": final_counts.model_dump() if final_counts else None,
             "targets": task.targets, "flaky": task.flaky, "files_changed": files,
             "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
-            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens}
+            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens,
+            "dependencies": {"source": task.deps_source, "added": task.deps_added},
+            "environment": task.environment,
+            "changed_lines_executed": cov.get("files"), "coverage_error": cov.get("error")}
+
+
+def coverage_lines(report: dict[str, Any]) -> list[str]:
+    """summary.md's diff coverage: per changed file, executed / executable changed lines."""
+    files, error = report.get("changed_lines_executed"), report.get("coverage_error")
+    if error:
+        return [f"Diff coverage: not measured ({error}).", ""]
+    if not files:
+        return []
+    rows = ["Changed executable lines the suite ran (coverage.py, on the verifying run):", "",
+            "| file | executed | not executed | no target test ran |", "|---|---:|---|---|"]
+    for path, f in files.items():
+        rows.append(f"| `{path}` | {f['executed']}/{f['total']} | "
+                    f"{shown(f['not_executed']) or '-'} | {shown(f['not_by_targets']) or '-'} |")
+    return [*rows, ""]
 
 
 def summary_md(report: dict[str, Any], patch: str) -> str:
@@ -64,7 +84,7 @@ def summary_md(report: dict[str, Any], patch: str) -> str:
              f"{report['model_calls']} model call(s).", ""]
     if report["reason"]:
         parts += [report["reason"], ""]
-    parts += rows + [""]
+    parts += rows + [""] + coverage_lines(report)
     if report["targets"]:
         parts += ["Targets (failing at baseline):", *(f"- `{t}`" for t in report["targets"]), ""]
     if report["flaky"]:
