@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                    "branch (the work tree and current branch stay as they are)")
     f.add_argument("--allow-test-edits", action="store_true", help="let the fix change tests "
                    "and their configuration (skips and dropped assertions are still refused)")
+    f.add_argument("--allow-deletions", action="store_true", help="let the fix remove "
+                   "functions, classes or methods the code had (listed in the report)")
     f.add_argument("--require-coverage", action="store_true", help="refuse a fix whose "
                    "changed executable lines no target test runs (diff coverage)")
     f.add_argument("--context-tokens", type=int, help="prompt budget in tokens (default 5000, "
@@ -79,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("target", nargs="?", metavar="PATH | SPEC.toml",
                     help="a task spec (its solution files beside it are the work tree)")
     rp.add_argument("--resume", metavar="RUN_ID", help="continue a session where it stopped")
+    rp.add_argument("--allow-deletions", action="store_true", help="a repository fix may "
+                    "remove functions, classes or methods the code had")
     rp.add_argument("--commit", action="store_true",
                     help="commit what you choose to write to the work tree (git)")
     rp.add_argument("--max-iterations", type=int)

@@ -110,15 +110,19 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         baseline = run_baseline(sandbox, snap, timeout_s)
         task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
+                        environment=baseline.environment,
                         baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
+                        allow_deletions=bool(getattr(args, "allow_deletions", False)),
                         require_coverage=bool(getattr(args, "require_coverage", False)),
                         context_tokens=args.context_tokens or DEFAULT_CONTEXT_TOKENS,
                         apply=bool(args.apply), branch=args.branch)
         b = task.baseline
         console.print(f"baseline: {b.passed} passed, {b.failed} failed, {b.errors} errors; "
-                      f"{len(task.targets)} target(s), {len(task.flaky)} flaky",
-                      highlight=False)
+                      f"{len(task.targets)} target(s), {len(task.flaky)} flaky"
+                      + (f", {len(task.environment)} failing for the sandbox's environment "
+                         f"({', '.join(sorted(set(task.environment.values())))})"
+                         if task.environment else ""), highlight=False)
         if baseline.clean:
             return _clean(args, run_id, task, out_dir)
         info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
@@ -181,7 +185,10 @@ def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:
     report = report_json(run_id=run_id, status="clean", task=task, final=None, attempts=[],
                          tokens={"prompt": 0, "completion": 0}, files=[], patch=None,
-                         reason="every test passes at baseline: nothing to fix")
+                         reason="every test passes at baseline: nothing to fix" + (
+                             f" (besides {len(task.environment)} failing only for the "
+                             "sandbox's environment: see `environment`)"
+                             if task.environment else ""))
     dump(out_dir / "report.json", report)
     write_text(out_dir / "summary.md", summary_md(report, ""))
     _print(args, report, out_dir)
@@ -209,8 +216,12 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
+    from codemend.agent.repo.verify import findings
+
+    seen = findings(store.bases().snapshot(task.base_id), final.files) if final else {}
+
     def report(applied: bool = False, commit: str | None = None) -> dict[str, Any]:
-        return report_json(run_id=out.run_id, status=status, task=task,
+        return report_json(findings=seen, run_id=out.run_id, status=status, task=task,
                            final=final.report if final else None, attempts=_attempts(out),
                            tokens={"prompt": s.prompt_tokens, "completion": s.completion_tokens},
                            files=sorted(overlay), patch=str(out_dir / "fix.patch") if patch

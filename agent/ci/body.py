@@ -124,18 +124,52 @@ def _diff(patch: str) -> str:
     return "<details><summary>The diff</summary>\n\n" + fenced(patch) + "\n\n</details>"
 
 
+def _names(report: dict[str, Any], key: str) -> list[str]:
+    raw = report.get(key)
+    return [str(v) for v in raw if isinstance(v, str)] if isinstance(raw, list) else []
+
+
+def notices(report: dict[str, Any]) -> str:
+    """Definitions the change removes (allowed by ``--allow-deletions``) and advisory
+    tamper signs on its changed lines: what a reviewer must look at first."""
+    parts = []
+    removed = _names(report, "removed")
+    if removed:
+        parts.append(f"**Removed** ({len(removed)}; the run allowed deletions): "
+                     + ", ".join(code(n) for n in removed[:MAX_TARGETS])
+                     + (" ..." if len(removed) > MAX_TARGETS else ""))
+    advisory = _names(report, "advisory")
+    if advisory:
+        parts.append("**Advisory signs** on changed lines (not refused; check them): "
+                     + ", ".join(code(n) for n in advisory[:MAX_TARGETS])
+                     + (" ..." if len(advisory) > MAX_TARGETS else ""))
+    return "\n\n".join(parts)
+
+
 def pr_body(meta: Meta, report: dict[str, Any], patch: str, head: str) -> str:
     parts = [f"codemend reproduced the failing tests of {code(meta.base_branch)} in its sandbox, "
              "healed them, and re-ran the whole suite and the lint to verify the change. "
              "No test, CI or configuration file is changed. A person reviews and merges.",
-             results_table(report), facts(report, meta), diff_coverage(report),
+             results_table(report), facts(report, meta), diff_coverage(report), notices(report),
              "**Reproduce**\n\n" + reproduce(meta, report, head), _diff(patch)]
     return "\n\n".join(p for p in parts if p)[:MAX_BODY]
 
 
 def update_comment(meta: Meta, report: dict[str, Any], patch: str, head: str) -> str:
     parts = [f"codemend pushed a new verified fix for {code(meta.commit[:12])} to {code(head)}.",
-             results_table(report), facts(report, meta), diff_coverage(report), _diff(patch)]
+             results_table(report), facts(report, meta), diff_coverage(report), notices(report),
+             _diff(patch)]
+    return "\n\n".join(p for p in parts if p)[:MAX_BODY]
+
+
+def foreign_comment(meta: Meta, report: dict[str, Any], patch: str, head: str,
+                    foreign: list[str]) -> str:
+    shas = ", ".join(code(s[:12]) for s in foreign[:10])
+    parts = [f"codemend has a new verified fix for {code(meta.commit[:12])}, but {code(head)} "
+             f"holds commits codemend did not make ({shas}), so it pushed nothing: apply the "
+             "diff below yourself, or delete the branch to let codemend propose again.",
+             results_table(report), facts(report, meta), diff_coverage(report), notices(report),
+             _diff(patch)]
     return "\n\n".join(p for p in parts if p)[:MAX_BODY]
 
 

@@ -28,7 +28,7 @@ from codemend.agent.extract import FormatError
 from codemend.agent.repo import edit_paths
 from codemend.agent.repo.edit_match import Ambiguous, Found, NoMatch, find, holds, nearest
 from codemend.agent.repo.edit_parse import Edit, parse_edits
-from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of
+from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of, placeholder_line
 from codemend.sandbox.workspace import check_relpath
 
 __all__ = ["HOW", "Edit", "apply_edits", "parse_edits"]
@@ -76,6 +76,8 @@ class _Applier:
     def __init__(self, current: dict[str, str]) -> None:
         self.current = current
         self.hints = HINTS
+        self.history: dict[str, list[str]] = {}
+        """Each file's texts in this reply so far: before its first edit, after each."""
 
     def apply(self, e: Edit) -> str:
         path = _inside(e.path)
@@ -95,7 +97,24 @@ class _Applier:
             raise ValueError(edit_paths.unknown(path, list(self.current)))
         else:
             self.current[path] = self._replace(path, have, e)
+        self.history.setdefault(path, [have] if have is not None else []).append(
+            self.current[path])
         return path
+
+    def _repeats(self, path: str, search: list[str], replace: list[str]) -> bool:
+        """The edit makes again a change this reply already made to the file (the same block
+        twice, or a diff and a SEARCH/REPLACE for one change)."""
+        texts = self.history.get(path, [])
+        for before, after in zip(texts, texts[1:], strict=False):
+            old = Text.of(before)
+            try:
+                out = _step(old.lines, search, replace, old.uses_tabs())
+            except ValueError:
+                continue
+            old.lines = out
+            if old.render() == after:
+                return True
+        return False
 
     def _replace(self, path: str, have: str, e: Edit) -> str:
         text = Text.of(have)
@@ -103,14 +122,22 @@ class _Applier:
         what = "the diff hunk" if e.hint is not None else "the SEARCH text"
         said = f" (its @@ header says line {e.hint})" if e.hint is not None else ""
         tabs = text.uses_tabs()
+        left_out = placeholder_line(replace, path)
+        if left_out and not any(is_placeholder(x) for x in search):
+            raise ValueError(f"{path}: the REPLACE of {what} stands for left-out code with "
+                             f"`{left_out[1]}`, which would be written into the file; write "
+                             "the lines out in full")
         try:
             out = _step(text.lines, search, replace, tabs)
         except Ambiguous as exc:
             where = ", ".join(map(str, exc.lines[:8]))
-            raise ValueError(f"{path}: {what} occurs {len(exc.lines)} times (at lines "
-                             f"{where}){said}; add surrounding lines so it matches exactly "
-                             "once") from None
+            times = f"occurs {len(exc.lines)} times (at lines {where})" if len(exc.lines) > 1 \
+                else f"matches more than one span (from line {where})"
+            raise ValueError(f"{path}: {what} {times}{said}; add surrounding lines so it "
+                             "matches exactly once") from None
         except NoMatch:
+            if self._repeats(path, search, replace):
+                return have
             raise ValueError(self._not_found(path, text, search, replace, what)) from None
         except ValueError as exc:
             raise ValueError(f"{path}: {what} matched, but {exc}") from None

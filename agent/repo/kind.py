@@ -5,20 +5,22 @@ own suite and are judged against its baseline (agent/repo/verify.py)."""
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
-from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
+from codemend.agent.repo.paths import unsafe_reason
 from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
-from codemend.agent.repo.workspace import protected_reason
+from codemend.agent.repo.workspace import pristine, protected_reason
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.retry import checked
 from codemend.sandbox.source import split_lines
 from codemend.sandbox.workspace import Workspace
 
@@ -57,23 +59,26 @@ class RepoKind:
 
     def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
         """Edits apply to the current candidate, less any change to tests or their
-        configuration the run does not allow (refused before, so never carried on)."""
+        configuration the run does not allow. A reply that changes one, or writes through a
+        symbolic link or into a submodule, is a format error: it never reaches a check."""
         task, snap, _ = _parts(state, deps)
-        overlay = {p: t for p, t in state.files.items()
-                   if task.allow_test_edits or protected_reason(snap, p) is None}
-        out = apply_edits(text, snap.files, overlay)
-        not_text = sorted(p for p in out if p in snap.binary)
+        overlay = pristine(snap, state.files, task.allow_test_edits)
+        new = apply_edits(text, snap.files, overlay)
+        edited = sorted(p for p in new if new[p] != overlay.get(p))
+        refuse_paths(snap, task, edited)
+        not_text = [p for p in edited if p in snap.binary]
         if not_text:
             raise FormatError(f"{', '.join(not_text[:3])} is not UTF-8 text (binary, or another "
                               "encoding): codemend does not edit it; change other files")
-        return out
+        return new
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
-        """The candidate; on a big suite, only the tests its change can reach (a quick
-        check, agent/repo/select.py)."""
+        """The candidate's code with the base's tests and their configuration (the pristine
+        harness, unless the run allows test edits); on a big suite, only the tests its change
+        can reach (a quick check, agent/repo/select.py)."""
         task, snap, baseline = _parts(state, deps)
         chosen = selection(snap, state.files, task.targets, baseline)
-        return snap.workspace(state.files).model_copy(update={"select": chosen or []})
+        return harness(snap, task, state.files).model_copy(update={"select": chosen or []})
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
         """Verified against the baseline; a quick check that passes is followed by the
@@ -86,7 +91,7 @@ class RepoKind:
                 note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
                 return quick.model_copy(update={"message": "; ".join(
                     m for m in (quick.message, note) if m)})
-            report = checked(deps.sandbox, snap.workspace(state.files),
+            report = checked(deps.sandbox, harness(snap, task, state.files),
                              state.task.check_timeout_s)
         judged = verify(report, baseline, task, snap, state.files)
         if judged.verdict != "pass":
@@ -103,6 +108,30 @@ class RepoKind:
             if path in out:
                 out[path] = scoped(base.get(path), out[path], new)
         return {p: t for p, t in out.items() if base.get(p) != t}
+
+
+def harness(snap: RepoSnapshot, task: RepoTask, overlay: dict[str, str]) -> Workspace:
+    """The workspace every check of a candidate runs: its code over the base snapshot, with
+    every protected path as the base holds it (agent/repo/workspace.py)."""
+    return snap.workspace(pristine(snap, overlay, task.allow_test_edits))
+
+
+def refuse_paths(snap: RepoSnapshot, task: RepoTask, paths: list[str]) -> None:
+    """Raise ``FormatError`` (for the model) when a reply's edit touches a protected path
+    or one that leaves the repository's own files."""
+    bad = []
+    for path in paths:
+        why = protected_reason(snap, path, task.allow_test_edits)
+        if why:
+            bad.append(f"{path} is {why}")
+        elif (unsafe := unsafe_reason(Path(task.root), path)) is not None:
+            bad.append(f"{path} cannot be written: {unsafe}")
+    if bad:
+        raise FormatError("Your reply changed files a fix may not change, so none of its "
+                          f"edits were used: {'; '.join(bad[:6])}. A fix changes the "
+                          "project's source code, never its tests, their configuration or "
+                          "files Python reads at start-up. Reply again with edits to source "
+                          "files only.")
 
 
 def scoped(base: str | None, candidate: str, fixed: str) -> str:

@@ -305,8 +305,12 @@ def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
     with the report options the runner needs and ``src/`` on sys.path through pytest's
     ``pythonpath`` setting (applied after pytest has loaded, before the first conftest).
-    ``select``: a quick check of only these test files (after ``--``)."""
+    ``select``: a quick check of only these test files (after ``--``). pytest's own
+    deprecation warnings are ignored: they concern the check's pytest, which may be newer
+    than the one the project pins, and a project's ``filterwarnings = error`` would turn
+    them into errors its own CI never sees (after the project's filters, so this wins)."""
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
+    extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
     paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
