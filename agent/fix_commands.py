@@ -286,6 +286,13 @@ def _print(args: argparse.Namespace, report: dict[str, Any], out_dir: Path) -> N
     console.print(f"  baseline: {b['passed']} passed, {b['failed'] + b['errors']} failing{after}")
     if report["files_changed"]:
         console.print(f"  changed: {escape(', '.join(report['files_changed']))}")
+    from codemend.agent.repo.coverage import shown
+
+    for path, f in (report.get("changed_lines_executed") or {}).items():
+        unreached = f" · no target test ran line(s) {shown(f['not_by_targets'])}" if f[
+            "not_by_targets"] else ""
+        console.print(f"  diff coverage: {escape(path)} {f['executed']}/{f['total']} changed "
+                      f"executable lines ran{unreached}")
     if report["patch"]:
         console.print(f"  patch: {escape(report['patch'])} (git apply it, or rerun with --apply "
                       "or --branch NAME)")

@@ -90,7 +90,8 @@ class RepoKind:
         judged = verify(report, baseline, task, snap, state.files)
         if judged.verdict != "pass":
             return judged
-        return covered(judged, deps.sandbox, task, snap, state.files, state.task.check_timeout_s)
+        return covered(judged, deps.sandbox, task, snap, state.files,
+                       harness(snap, task, state.files), state.task.check_timeout_s)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:
