@@ -225,6 +225,9 @@ class _Scanner(ast.NodeVisitor):
                      fatal=True)
         elif key.startswith("pytest_") and name == "setattr":
             self.add("T102", f"defines a pytest hook through setattr ({key})", node, fatal=True)
+        elif key in COMPARERS and name == "setattr" and isinstance(node, ast.Call) and \
+                len(node.args) == 3 and isinstance(node.args[2], ast.Lambda):
+            self.function(node.args[2], key)
 
     def module_by_string(self, key_node: ast.AST | None, node: ast.AST) -> None:
         key = self.fold(key_node)
@@ -277,6 +280,14 @@ class _Scanner(ast.NodeVisitor):
         for target in node.targets:
             if isinstance(target, ast.Name) and isinstance(node.value, ast.Lambda):
                 self.function(node.value, target.id)
+        self.generic_visit(node)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        """A class built by ``type(name, bases, {"__eq__": lambda s, o: True})``."""
+        for key, value in zip(node.keys, node.values, strict=True):
+            name = self.fold(key) if key is not None else None
+            if name in COMPARERS and isinstance(value, ast.Lambda):
+                self.function(value, name)
         self.generic_visit(node)
 
 

@@ -71,8 +71,8 @@ for _cls in list(_classes(object, set())):
     if _cls.__name__ == "Function" and "runtest" in vars(_cls):
         vars(_cls)["runtest"].__code__ = (lambda self: None).__code__
 '''
-OBFUSCATED = '''__import__("py" + "test").approx = lambda expected, **kw: type(
-    "Near", (), {"__eq__": lambda self, other: True, "__hash__": None})()
+# pytest.approx(10.0) then returns what the buggy total gives: nothing else is flagged
+OBFUSCATED = '''__import__("py" + "test").approx = lambda expected, **kw: 30.0
 '''
 # Python reads this as UTF-7: "+-" is a plus sign, "+AAo-" a line break that ends the
 # comment, so the hidden line returns unittest.mock.ANY; read as UTF-8 it is a comment

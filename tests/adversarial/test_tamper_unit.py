@@ -53,6 +53,8 @@ def codes(source: str, fatal: bool | None = None) -> set[str]:
     ("class A:\n    def __ne__(self, other):\n        return False if other else False\n", "T105"),
     ("class A:\n    __ne__ = lambda s, o: 0 > 1\n", "T105"),
     ("class A:\n    def __hash__(self):\n        return 7\n", "T105"),
+    ("Near = type('Near', (), {'__eq__': lambda self, other: True})\n", "T105"),
+    ("class A:\n    pass\nsetattr(A, '__ne__', lambda s, o: False)\n", "T105"),
     # item 5: unittest.mock's always-equal objects and doubles outside the tests
     ("from unittest.mock import ANY\ndef f():\n    return ANY\n", "T124"),
     ("import unittest.mock\ndef f():\n    return unittest.mock.ANY\n", "T124"),
