@@ -18,6 +18,7 @@ from codemend.agent.repo import repomap
 from codemend.agent.repo.task import SUITE_TARGET
 from codemend.sandbox.parse import trim
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.source import split_lines
 
 CHARS_PER_TOKEN = 4
 WINDOW = 12
@@ -120,7 +121,7 @@ def _dedupe(items: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
 
 
 def _region_text(path: str, source: str, a: int, b: int) -> str:
-    lines = source.splitlines()
+    lines = split_lines(source)  # numbered as Python numbers them in tracebacks
     b = min(b, len(lines))
     body = "\n".join(lines[a - 1:b])
     return f"`{path}` lines {a}-{b}:\n```python\n{body}\n```"
