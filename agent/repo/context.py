@@ -153,7 +153,7 @@ def failures_text(report: CheckReport, targets: list[str], budget: int) -> str:
 def diff_text(base: dict[str, str], overlay: dict[str, str]) -> str:
     out: list[str] = []
     for path in sorted(overlay):
-        out += difflib.unified_diff(base.get(path, "").splitlines(), overlay[path].splitlines(),
+        out += difflib.unified_diff(split_lines(base.get(path, "")), split_lines(overlay[path]),
                                     f"a/{path}", f"b/{path}", lineterm="", n=2)
     return "\n".join(out)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from codemend.agent.repo.output import patch_text
-from codemend.agent.repo.patch import git_patch
 from codemend.sandbox.source import changed_lines, split_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,8 +88,18 @@ def test_every_patch_applies_with_git_apply(tmp_path_factory, old, new, added):
 
 
 def test_a_patch_keeps_the_file_mode(tmp_path):
-    patch = git_patch({"run.sh": "a\n"}, {"run.sh": "b\n"}, {"run.sh": "100755"})
-    assert "index " in patch and " 100755\n" in patch and "old mode" not in patch
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "run.sh").write_text("a\n")
+    (tmp_path / "bin" / "run.sh").chmod(0o755)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "i")
+    patch = patch_text({"bin/run.sh": "a\n"}, {"bin/run.sh": "b\n"}, root=tmp_path, head="HEAD")
+    assert " 100755\n" in patch and "old mode" not in patch
+    done = subprocess.run(["git", "-C", str(tmp_path), "apply", "-"], input=patch.encode(),
+                          capture_output=True, check=True)
+    assert done.stderr == b""  # no "has type 100755, expected 100644" warning
+    assert (tmp_path / "bin" / "run.sh").read_text() == "b\n"
 
 
 @pytest.fixture(scope="module")
