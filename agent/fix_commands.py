@@ -215,7 +215,7 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     status = repo_status(out.status)
     final = out.final
     overlay = final.files if status == "fixed" and final is not None else {}
-    patch = patch_text(base, overlay) if overlay else ""
+    patch = patch_text(base, overlay, root=Path(task.root), head=task.head) if overlay else ""
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
