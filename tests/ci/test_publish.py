@@ -349,3 +349,18 @@ def test_the_pr_body_names_removed_definitions_and_advisory_signs(capsys, stage,
     assert "**Removed** (1; the run allowed deletions): `widget/ops.py::old_mean`" in body
     assert "**Advisory signs**" in body and "`T112 widget/ops.py:3: registers" in body
     assert "(atexit) @here`" in body  # inside a code span: no mention
+
+
+@pytest.mark.parametrize("trailer", ["", "\n\nCodemend-Run: r-1"])
+def test_a_left_branch_holding_a_persons_commit_is_not_reused(capsys, stage, fake, actions_env,
+                                                              trailer):
+    """A branch left by a run whose PR could not be opened, onto which a person pushed a
+    commit (with a copied trailer too): publish refuses rather than push over it (the
+    reuse without such a commit is test_missing_permission_names_it)."""
+    fake.fail("POST", "create_pull", 403, "Resource not accessible by integration")
+    assert publish(capsys, stage, stage.artifact())[0] == 4
+    head = f"{BRANCH}{stage.failing[:7]}"
+    mine = _maintainer_commit(stage, head, message="docs: a note" + trailer)
+    code, out, err = publish(capsys, stage, stage.artifact("again"))
+    assert code == 4 and out is None and "holds commits codemend did not make" in err
+    assert git(stage.origin, "rev-parse", head) == mine and fake.pulls == []
