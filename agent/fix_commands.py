@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 EXIT = {"fixed": 0, "clean": 0, "escalated": 3, "failed": 1, "running": 4}
 OUTPUTS = ["fix.patch", "report.json", "summary.md"]
 DEFAULT_MAX_ITERATIONS = 4
+FORMAT_ERROR = ("a format error: the reply held no usable edit, or edited a path a fix may not "
+                "change (tests, their configuration, start-up files, a symbolic link); it was "
+                "never checked, and the model was told why")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -198,7 +201,7 @@ def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path)
 def _attempts(out: Outcome) -> list[dict[str, Any]]:
     return [{**a.model_dump(exclude={"files", "report"}),
              "files": sorted(a.files),
-             "reason": a.report.message if a.report else "the reply's edits did not apply"}
+             "reason": a.report.message if a.report else FORMAT_ERROR}
             for a in out.state.attempts]
 
 
@@ -212,7 +215,7 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     status = repo_status(out.status)
     final = out.final
     overlay = final.files if status == "fixed" and final is not None else {}
-    patch = patch_text(base, overlay) if overlay else ""
+    patch = patch_text(base, overlay, root=Path(task.root), head=task.head) if overlay else ""
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
