@@ -174,18 +174,32 @@ def _with_ends(text: str, old: str | None) -> str:
     return text
 
 
-def apply_edits(reply: str, base: dict[str, str], overlay: dict[str, str]) -> dict[str, str]:
-    """The new overlay (files that differ from ``base``) after the reply's edits on
-    ``base + overlay``; raise ``FormatError`` when the reply holds none or one fails."""
-    current = {**base, **overlay}
-    edits, problems = parse_edits(reply, current)
+def _apply_all(edits: list[Edit], current: dict[str, str]) -> tuple[set[str], list[str]]:
+    """Apply ``edits`` to ``current`` in place: the paths they touched, and the problems."""
     applier = _Applier(current)
     touched: set[str] = set()
+    problems: list[str] = []
     for e in edits:
         try:
             touched.add(applier.apply(e))
         except ValueError as exc:
             problems.append(str(exc))
+    return touched, problems
+
+
+def apply_edits(reply: str, base: dict[str, str], overlay: dict[str, str]) -> dict[str, str]:
+    """The new overlay (files that differ from ``base``) after the reply's edits on
+    ``base + overlay``; raise ``FormatError`` when the reply holds none or one fails."""
+    current = {**base, **overlay}
+    edits, problems = parse_edits(reply, current)
+    touched, failed = _apply_all(edits, current)
+    problems += failed
+    if edits and not problems:  # the same reply once more must be refused or change nothing
+        again = dict(current)
+        if not _apply_all(edits, again)[1] and again != current:
+            problems.append("the reply's edits would apply again to their own result (a later "
+                            "block puts back what an earlier one searched for); include more of "
+                            "the surrounding lines")
     if problems:
         raise FormatError("Some edits in your reply could not be applied, so none were: "
                           + "; ".join(problems[:6]) + ". " + HOW)

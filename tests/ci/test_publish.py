@@ -63,15 +63,7 @@ def test_existing_codemend_pr_is_updated_not_duplicated(capsys, stage, fake, act
     old_head = f"{BRANCH}{stage.failing[:7]}"
     old_sha = git(stage.origin, "rev-parse", old_head)
     # the developer pushes another commit to the failing branch; it still fails
-    (stage.dev / "README.md").write_text("widget\n")
-    git(stage.dev, "add", "README.md")
-    git(stage.dev, "commit", "-qm", "docs")
-    git(stage.dev, "push", "-q", "origin", "feature")
-    new = git(stage.dev, "rev-parse", "HEAD")
-    git(stage.checkout, "fetch", "-q", "origin")
-    git(stage.checkout, "checkout", "-q", "--detach", new)
-    stage.failing = new
-    monkeypatch.setenv("GITHUB_SHA", new)
+    new = _new_failing_commit(stage, monkeypatch)
     code, out, err = publish(capsys, stage, stage.artifact("second", patch=fix_patch(stage)))
     assert code == 0, err
     assert out["action"] == "updated" and out["branch"] == old_head
@@ -301,7 +293,9 @@ def _maintainer_commit(stage: Stage, branch: str, env: dict[str, str] | None = N
     return git(stage.dev, "rev-parse", "HEAD")
 
 
-def _new_failing_commit(stage: Stage, monkeypatch) -> None:
+def _new_failing_commit(stage: Stage, monkeypatch) -> str:
+    """The developer pushes another commit to the failing branch (it still fails); the
+    checkout and GITHUB_SHA move to it."""
     (stage.dev / "README.md").write_text("widget\n")
     git(stage.dev, "checkout", "-q", "feature")
     git(stage.dev, "add", "README.md")
@@ -312,6 +306,7 @@ def _new_failing_commit(stage: Stage, monkeypatch) -> None:
     git(stage.checkout, "checkout", "-q", "--detach", new)
     stage.failing = new
     monkeypatch.setenv("GITHUB_SHA", new)
+    return new
 
 
 @pytest.mark.parametrize("who", ["no-trailer", "trailer-other-committer"])
