@@ -94,7 +94,7 @@ class RepoKind:
             report = checked(deps.sandbox, harness(snap, task, state.files),
                              state.task.check_timeout_s)
         judged = verify(report, baseline, task, snap, state.files)
-        if judged.verdict != "pass":
+        if judged.verdict != "pass" or not (task.coverage or task.require_coverage):
             return judged
         return covered(judged, deps.sandbox, task, snap, state.files,
                        harness(snap, task, state.files), state.task.check_timeout_s)
