@@ -167,7 +167,10 @@ def _unpack(workdir: str, writable: bool = False, meta: dict | None = None) -> l
             total += member.size
             if total > MAX_INPUT_BYTES:
                 raise ValueError("workspace larger than the sandbox accepts")
-            data = tar.extractfile(member).read()
+            stream = tar.extractfile(member)
+            if stream is None:
+                continue
+            data = stream.read()
             rel = _safe_relpath(member.name)
             if rel == "meta/repo.json" and meta is not None:
                 meta.update(json.loads(data))

@@ -268,6 +268,8 @@ def extra_plugins() -> list:
     try:  # without coverage.py (an environment of the project's own) the tests still run
         spec = u.spec_from_file_location("_codemend_coverage",
                                          os.path.join(RUNNER_DIR, "codemend_coverage.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError("the runner's coverage module is missing")
         module = u.module_from_spec(spec)
         spec.loader.exec_module(module)
         return [module.coverage_plugin()]
