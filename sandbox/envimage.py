@@ -80,12 +80,13 @@ PRETEND = ("SETUPTOOLS_SCM_PRETEND_VERSION", "PDM_BUILD_SCM_VERSION",
 _MISSING = (re.compile(r"No matching distribution found for (\S+)"),
             re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
             re.compile(r"Cannot install (.+?) because these package versions have conflicting"),
-            re.compile(r"Failed to build (\S+)"))
-_COMPILER = re.compile(r"command '[^']*(?:gcc|cc|g\+\+|clang)' failed|unable to execute "
-                       r"'[^']*(?:gcc|cc)'|No such file or directory: '(?:gcc|cc|c\+\+)'|"
-                       r"(?:gcc|cc|cargo|rustc|cmake|meson|ninja): (?:command )?not found|"
-                       r"error: (?:can't find Rust compiler|linker `cc` not found)|"
-                       r"Unknown compiler\(s\)|CMAKE_C_COMPILER")
+            re.compile(r"^Failed to build (\S+)\s*$", re.M))
+_COMPILER = re.compile(
+    r"command '[^']*(?:gcc|cc|g\+\+|clang)' failed|unable to execute '[^']*(?:gcc|cc)'|"
+    r"No such file or directory: '[^']*(?:gcc|cc|c\+\+|clang)'|"
+    r"(?:gcc|cc|cargo|rustc|cmake|meson|ninja): (?:command )?not found|"
+    r"error: (?:can't find Rust compiler|linker `cc` not found)|Unknown compiler\(s\)|"
+    r"CMAKE_C_COMPILER")
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,8 @@ def _build_wheels(project: ProjectBuild, py: str, dest: Path, constraints: Path)
     """Wheels of the project's build backend (its ``[build-system] requires``, or
     setuptools for a setup.py), for pip's isolated build inside the image."""
     needs = list(project.build_requires or ("setuptools>=40.8.0",))
-    proc = _pip_download([*needs, "wheel"], py, dest, constraints)
+    # what backends ask for an editable build alone (setuptools < 70.1, hatchling)
+    proc = _pip_download([*needs, "wheel", "editables"], py, dest, constraints)
     if proc.returncode != 0:
         raise ImageBuildError(_why(proc.stderr.splitlines(), needs, None))
 
