@@ -87,6 +87,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent import render
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
+    from codemend.agent.repo.deps import deps_fields
     from codemend.agent.run_commands import _console, _finish, _model, note_printer
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
@@ -109,8 +110,10 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         baseline = run_baseline(sandbox, snap, timeout_s)
         task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
-                        baseline=counts(baseline.report),
+                        baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
+                        allow_deletions=bool(getattr(args, "allow_deletions", False)),
+                        require_coverage=bool(getattr(args, "require_coverage", False)),
                         context_tokens=args.context_tokens or DEFAULT_CONTEXT_TOKENS,
                         apply=bool(args.apply), branch=args.branch)
         b = task.baseline
@@ -207,8 +210,12 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
+    from codemend.agent.repo.verify import findings
+
+    seen = findings(store.bases().snapshot(task.base_id), final.files) if final else {}
+
     def report(applied: bool = False, commit: str | None = None) -> dict[str, Any]:
-        return report_json(run_id=out.run_id, status=status, task=task,
+        return report_json(findings=seen, run_id=out.run_id, status=status, task=task,
                            final=final.report if final else None, attempts=_attempts(out),
                            tokens={"prompt": s.prompt_tokens, "completion": s.completion_tokens},
                            files=sorted(overlay), patch=str(out_dir / "fix.patch") if patch
@@ -254,7 +261,8 @@ def _branch(root: Path, task: RepoTask, overlay: dict[str, str], run_id: str) ->
 def _print(args: argparse.Namespace, report: dict[str, Any], out_dir: Path) -> None:
     if args.json:
         keys = ("status", "run_id", "iterations", "model_calls", "targets", "flaky",
-                "files_changed", "patch", "tokens", "reason", "applied", "branch")
+                "files_changed", "patch", "tokens", "reason", "applied", "branch",
+                "changed_lines_executed")
         print(json.dumps({**{k: report[k] for k in keys}, "out": str(out_dir)}))
         return
     console = Console(soft_wrap=True, highlight=False)

@@ -145,18 +145,34 @@ def ensure_env_image(client: docker.DockerClient, requirements: Sequence[str], *
     return tag
 
 
-def _constraints(project: ProjectBuild | None) -> str:
+TOOLS = (("pytest", "PYTEST_VERSION"), ("coverage", "COVERAGE_VERSION"))
+"""The check's tools that run inside pytest's process, so in the project's environment too
+(the witness needs the image's pytest; diff coverage imports coverage)."""
+
+
+def _named(reqs: Sequence[str], name: str) -> bool:
+    return any(re.match(rf"{re.escape(name)}\b(?![-_.])", r.strip(), re.I) for r in reqs)
+
+
+def _tools(reqs: Sequence[str], project: ProjectBuild | None) -> tuple[list[str], str]:
+    """(the tools to add, the constraints file): pytest pinned to the check image's (unless
+    the project is pytest), coverage to its pin unless the project declares its own."""
     p = pins()
     own = project.name if project else ""
-    return "".join(f"{n}=={p[k]}\n" for n, k in (("pytest", "PYTEST_VERSION"),
-                                                 ("ruff", "RUFF_VERSION")) if n != own)
+    add = [name for name, _ in TOOLS if name != own]
+    pinned = [f"{name}=={p[key]}" for name, key in TOOLS if key in p and name != own
+              and not (name == "coverage" and _named(reqs, name))]
+    if own != "ruff":
+        pinned.append(f"ruff=={p['RUFF_VERSION']}")
+    return add, "".join(f"{line}\n" for line in pinned)
 
 
 def _context(root: Path, reqs: list[str], project: ProjectBuild | None) -> None:
     env = root / "env"
     env.mkdir()
-    (env / "requirements.txt").write_text("\n".join(reqs) + "\n")
-    (env / "constraints.txt").write_text(_constraints(project))
+    tools, constraints = _tools(reqs, project)
+    (env / "requirements.txt").write_text("\n".join([*reqs, *tools]) + "\n")
+    (env / "constraints.txt").write_text(constraints)
     shutil.copy(Path(__file__).with_name("envfinish.py"), env / "envfinish.py")
     files = dict(project.files) if project else {}
     if project and project.version and "PKG-INFO" not in files:
@@ -176,10 +192,9 @@ def _context(root: Path, reqs: list[str], project: ProjectBuild | None) -> None:
 def build_env_image(client: docker.DockerClient, reqs: list[str], tag: str, base: str,
                     source: Source, say: Progress, project: ProjectBuild | None = None) -> None:
     py = _base_python(client, base)
-    tools = [] if project and project.name == "pytest" else ["pytest"]
     with tempfile.TemporaryDirectory(prefix="codemend-env-") as ctx:
         root = Path(ctx)
-        _context(root, [*reqs, *tools], project)
+        _context(root, reqs, project)
         constraints = root / "env" / "constraints.txt"
         wheels = root / "wheels"
         wheels.mkdir()
