@@ -6,6 +6,7 @@ sdists (tests/repo_projects.py), the real sandbox, both backends."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
@@ -92,13 +93,14 @@ def test_a_plugin_in_the_work_tree_never_loads_in_the_check_image(cold_repo, tmp
 
 
 def test_the_project_is_installed_with_its_version_from_its_git_tag(docker_client, tmp_path):
-    """toolz takes its version from git (setuptools-git-versioning): without PKG-INFO, as
-    in its upstream repository, only the tag gives it. Its own ``test_has_version`` needs
+    """toolz takes its version from git (setuptools-git-versioning): without PKG-INFO and
+    egg-info, as in its upstream repository, only the tag gives it. Its own ``test_has_version`` needs
     the install; metadata, the editable link and a console script work as on the host."""
     project = PROJECTS["toolz"]
     repo = make_repo(project, tmp_path)
-    (repo / "PKG-INFO").unlink()
-    commit(repo, "as upstream has it: no PKG-INFO")
+    (repo / "PKG-INFO").unlink()  # sdist artefacts: the upstream repository has neither
+    shutil.rmtree(repo / "toolz.egg-info")
+    commit(repo, "as upstream has it: no PKG-INFO, no egg-info")
     git(repo, "tag", project.version)
     pyproject = (repo / "pyproject.toml").read_text()
     commit(repo, "a console script", {
