@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from collections.abc import Iterable
@@ -164,7 +165,7 @@ class ColdSandbox(RunnerChecks):
             if got.deadline_hit or got.truncated:
                 _kill(api, cid)
             try:
-                code = api.wait(cid, timeout=max(5.0, deadline - time.monotonic()))
+                code = api.wait(cid, timeout=max(5, math.ceil(deadline - time.monotonic())))
                 exit_code = code.get("StatusCode")
             except Exception:  # the daemon's wait timed out: stop it the hard way
                 _kill(api, cid)

@@ -48,7 +48,15 @@ from typing import Literal
 import docker
 import docker.errors
 from codemend.sandbox.errors import ImageBuildError
-from codemend.sandbox.image import Progress, _base_python, cache_dir, ensure_image, image_exists, pins
+from codemend.sandbox.image import (
+    Progress,
+    _base_python,
+    cache_dir,
+    ensure_image,
+    image_exists,
+    image_id,
+    pins,
+)
 
 REPO = "codemend-env"
 Source = Literal["wheels", "registry"]
@@ -121,7 +129,7 @@ def env_tag(client: docker.DockerClient, requirements: Sequence[str],
             base: str | None = None, project: ProjectBuild | None = None) -> str:
     """The environment image's tag for ``requirements`` on the check image ``base``."""
     base = base or ensure_image(client)
-    return f"{REPO}:{env_key(client.images.get(base).id, requirements, project)}"
+    return f"{REPO}:{env_key(image_id(client, base), requirements, project)}"
 
 
 def ensure_env_image(client: docker.DockerClient, requirements: Sequence[str], *,

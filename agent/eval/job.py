@@ -21,6 +21,7 @@ from codemend.agent.models import resolve_model
 from codemend.agent.models.base import Model
 from codemend.agent.models.scripted import ScriptedModel
 from codemend.agent.nodes import Deps
+from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.runs import Outcome, RunStore
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import InfraError
@@ -91,9 +92,12 @@ class Spans:
         return [*self.earlier, [self.start, end]]
 
 
-def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec) -> dict[str, Any]:
+def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec,
+            snapshot: RepoSnapshot | None = None) -> dict[str, Any]:
     """Run (or finish) one job and return its result line. Raises what the loop raises
-    (``InfraError`` when the model server or Docker is gone: the run stays resumable)."""
+    (``InfraError`` when the model server or Docker is gone: the run stays resumable).
+    ``snapshot``: a repository task's work tree as the driver read it (on a Ray node,
+    which may not see the driver's folders); None reads ``job.task.repo`` here."""
     started_at, started = time.time(), time.monotonic()
     model = spec.build(job.task, job.sample)
     spans = Spans(store, job.run_id)
@@ -110,14 +114,18 @@ def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec) -> dic
         elif job.task.repo is not None:
             from codemend.agent.eval.repos import start_repo_job
 
-            out = start_repo_job(job, store, deps, spec.model, on_attempt=spans.tick)
+            out = start_repo_job(job, store, deps, spec.model, on_attempt=spans.tick,
+                                 snapshot=snapshot)
             if out is None:  # nothing fails at baseline: not a bug to heal
                 return clean_record(job, started_at, time.monotonic() - started)
         else:
+            info = job.task.info
+            if info is None:
+                raise ValueError(f"task {job.task.id} is neither a spec task nor a repository")
             name = "scripted" if job.task.replies_for(job.sample) is not None else spec.model
-            store.register(job.run_id, job.task.id, name, "", info=job.task.info,
+            store.register(job.run_id, job.task.id, name, "", info=info,
                            max_iterations=job.task.max_iterations)
-            out = store.start(job.run_id, job.task.info, name, job.task.max_iterations, deps,
+            out = store.start(job.run_id, info, name, job.task.max_iterations, deps,
                               on_attempt=spans.tick)
     finally:
         model.close()

@@ -45,11 +45,15 @@ class RepoTask(BaseModel):
     """The test dependency set installed (agent/repo/deps.py), e.g. ``tox test env (...)``."""
     deps_added: list[str] = Field(default_factory=list)
     """Undeclared needs that were added (pytest, plugins the pytest settings use)."""
-    environment: list[str] = Field(default_factory=list)
-    """Baseline failures caused by the sandbox's environment, not the code (never targets)."""
+    environment: dict[str, str] = Field(default_factory=dict)
+    """Baseline failures caused by the sandbox's environment, not the code: id -> cause
+    (neither targets nor regressions)."""
     allow_test_edits: bool = False
     allow_deletions: bool = False
     """A fix may remove top-level functions, classes or methods (``--allow-deletions``)."""
+    coverage: bool = True
+    """Measure the verified candidate's diff coverage (agent/repo/coverage.py); eval runs,
+    whose results do not show it, leave it off."""
     require_coverage: bool = False
     """Refuse a candidate whose changed executable lines no target test runs
     (``--require-coverage``; agent/repo/coverage.py)."""

@@ -171,7 +171,10 @@ def _unpack(workdir: str, writable: bool = False, meta: dict | None = None,
             total += member.size
             if total > MAX_INPUT_BYTES:
                 raise ValueError("workspace larger than the sandbox accepts")
-            data = tar.extractfile(member).read()
+            stream = tar.extractfile(member)
+            if stream is None:
+                continue
+            data = stream.read()
             rel = _safe_relpath(member.name)
             if rel == "meta/repo.json" and meta is not None:
                 meta.update(json.loads(data))
@@ -332,8 +335,12 @@ def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
     with the report options the runner needs, ``src/`` on sys.path through pytest's
     ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)
     and its environment's plugins, named with ``-p`` (plugin autoload is off).
-    ``select``: a quick check of only these test files (after ``--``)."""
+    ``select``: a quick check of only these test files (after ``--``). pytest's own
+    deprecation warnings are ignored: they concern the check's pytest, which may be newer
+    than the one the project pins, and a project's ``filterwarnings = error`` would turn
+    them into errors its own CI never sees (after the project's filters, so this wins)."""
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
+    extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
     for name in plugins:
         extra += ["-p", name]
     paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
