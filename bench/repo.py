@@ -26,7 +26,7 @@ from pathlib import Path
 
 import docker
 
-from bench.common import BenchError, machine, median, ratio, say, table, timed
+from bench.common import BenchError, interleaved, machine, median, ratio, say, table, timed
 
 BENCH_REQS = ("six", "toolz==1.2.0")
 
@@ -82,18 +82,7 @@ def _measure(cold, pool, repo: Path, snap, deps: Path | None, rounds: int, name:
         "cold": lambda: cold.check(ws).tests.ok,
         "pooled": lambda: pool.check(ws).tests.ok,
     }
-    times: dict[str, list[float]] = {k: [] for k in contenders}
-    names = list(contenders)
-    for n in range(rounds + 1):
-        for key in names[n % 3:] + names[:n % 3]:
-            pool.wait_ready(300)
-            ms, ok = timed(contenders[key])
-            if not ok:
-                raise BenchError(f"{name}: the {key} run of its suite failed")
-            if n:
-                times[key].append(ms)
-        say(f"repo: {name} round {n}/{rounds}")
-    return {k: round(median(v), 1) for k, v in times.items()}
+    return interleaved(contenders, rounds, lambda: pool.wait_ready(300), f"repo: {name}")
 
 
 def _fresh_vs_forked(client, snap, cfg, rounds: int) -> dict:
