@@ -44,6 +44,8 @@ class Session:
                  baseline: Any = None) -> None:
         """``baseline``: a repository's baseline report (a spec task's is its step 0)."""
         self.store, self.run_id, self.deps, self.term = store, run_id, deps, term
+        if deps.repo_bases is None:  # the preview and re-test read a repository's base too
+            deps.repo_bases = store.bases()
         self.target, self.commit, self.out_dir = target, commit, out_dir
         self.baseline = baseline
         self.config = store.config(run_id)
