@@ -81,7 +81,7 @@ def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Co
             deps: Deps, started: float | None = None) -> int:
     out_dir = Path(getattr(args, "out", None) or store.meta(out.run_id)["out"])
     while out.status == "escalated" and interactive_allowed(args):
-        decision = ask_person(console, out)
+        decision = ask_person(console, out, store)
         if decision is None:
             break
         out = store.resume(out.run_id, deps, decision,
@@ -219,7 +219,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             deps = Deps(model=model, sandbox=sandbox, fallback=second)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
-            decision = ask_person(console, current)
+            decision = ask_person(console, current, store)
             if decision is None:
                 return _finish(args, store, current, console, deps)
         with console.status("[dim]model and sandbox at work...[/]"):

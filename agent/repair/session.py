@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.edit_copy import ask_and_edit
 from codemend.agent.kinds import kind_of
 from codemend.agent.nodes import Deps, checked
 from codemend.agent.repair import view
@@ -151,12 +152,11 @@ class Session:
             n = self.term.line("how many more iterations", default="2")
             return Command(resume={"action": "more", "more": int(n) if n.isdigit() else 2})
         if key == "e":
-            current = self.target.full(state.applied, set(state.applied)
-                                       | set(state.task.solution_files))
-            edited = self.edit(current, sorted(current))
-            if edited is None:
+            files = ask_and_edit(state.task, state.applied, self.target.base, self.term.line,
+                                 lambda text: self.term.say(escape(text)))
+            if files is None:
                 return self.on_escalation(state, value)
-            return Command(resume={"action": "edit", "files": {**state.applied, **edited}})
+            return Command(resume={"action": "edit", "files": files})
         if key == "a":
             return Command(resume={"action": "accept"})
         if key == "b":
@@ -241,6 +241,15 @@ class Session:
             self.term.say(f"[green]all checks pass{hidden}[/]")
             self.offer_write(state)
             return 0
+        if state.accepted and state.best is not None:
+            best = state.attempts[state.best]
+            number = next((s.number for s in steps(state) if s.attempt_index == state.best), 0)
+            self.term.say(f"[yellow]you accepted step {number} ({best.node}): the checks did "
+                          f"not pass ({best.verdict}, {best.passed} passed, {best.failed} "
+                          f"failed, lint {best.lint}); write it only if you mean to keep "
+                          "code that fails them[/]")
+            self.offer_write(state)
+            return 1
         self.term.say(f"[red]the run ended {state.status}[/]")
         return 1
 
