@@ -204,7 +204,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
                            "--hint TEXT, --more N, --edit PATH, --accept or --abort")
         if current.status in ("solved", "failed"):
             return _finish(args, store, current, console, None)  # type: ignore[arg-type]
-        model_name = args.model or meta["model"]
+        update = model_changes(args, current.state)
+        model_name = args.model or current.state.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
         fallback = args.fallback_model or current.state.fallback_model
         with paused_on_infra_error(store.resume_command(args.run_id)):
@@ -225,8 +226,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.resume(args.run_id, deps, decision,
                                on_attempt=lambda a, _: render.attempt_line(console, a),
-                               on_note=note_printer(console))
+                               on_note=note_printer(console), update=update)
         return _finish(args, store, out, console, deps)
+
+
+def model_changes(args: argparse.Namespace, state: Any) -> dict[str, str]:
+    """The models a resume switches to (``--model``, ``--fallback-model``), as state fields:
+    the attempts they make are recorded under their names, and a fallback first given at
+    resume is used where the run would escalate."""
+    update = {}
+    if args.model and args.model != state.model:
+        update["model"] = args.model
+    if args.fallback_model and args.fallback_model != state.fallback_model:
+        update["fallback_model"] = args.fallback_model
+    return update
 
 
 def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]:

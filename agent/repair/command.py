@@ -118,7 +118,10 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
     if not state.interactive:
         raise BadInput(f"run {run_id} is not a repair session; continue it with "
                        f"`codemend resume {run_id}`")
-    settings = settings.model_copy(update={"model": args.model or meta["model"]})
+    from codemend.agent.run_commands import model_changes
+
+    update = model_changes(args, state)
+    settings = settings.model_copy(update={"model": args.model or state.model or meta["model"]})
     model, fallback = _models(settings, stack, args.fallback_model or state.fallback_model)
     baseline = None
     if state.task.kind == "repo":
@@ -141,7 +144,7 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
         sandbox = _sandbox(settings, stack, term.console)
     deps = Deps(model=model, fallback=fallback, sandbox=sandbox)
     session = Session(store, run_id, deps, term, target, commit=args.commit,
-                      out_dir=Path(meta["out"]), baseline=baseline)
+                      out_dir=Path(meta["out"]), baseline=baseline, update=update)
     has_checkpoint = bool(store.graph.get_state(store.config(run_id)).values)
     return session.run(None if has_checkpoint else state)
 

@@ -22,7 +22,7 @@ from codemend.agent.nodes import Deps, checked
 from codemend.agent.repair import view
 from codemend.agent.repair.steps import Step, fork, steps
 from codemend.agent.repair.target import WorkTree, commit
-from codemend.agent.runs import RunStore
+from codemend.agent.runs import RunStore, with_update
 from codemend.agent.state import Attempt, RunState
 from codemend.agent.terminal import ESCALATION, Menu, Option, Terminal
 from langgraph.types import Command
@@ -42,13 +42,15 @@ class Session:
 
     def __init__(self, store: RunStore, run_id: str, deps: Deps, term: Terminal,
                  target: WorkTree, *, commit: bool, out_dir: Path,
-                 baseline: Any = None) -> None:
-        """``baseline``: a repository's baseline report (a spec task's is its step 0)."""
+                 baseline: Any = None, update: dict[str, Any] | None = None) -> None:
+        """``baseline``: a repository's baseline report (a spec task's is its step 0);
+        ``update``: state fields the first resume of the graph sets (the models of a
+        resume)."""
         self.store, self.run_id, self.deps, self.term = store, run_id, deps, term
         if deps.repo_bases is None:  # the preview and re-test read a repository's base too
             deps.repo_bases = store.bases()
         self.target, self.commit, self.out_dir = target, commit, out_dir
-        self.baseline = baseline
+        self.baseline, self.update = baseline, update
         self.config = store.config(run_id)
         self.prev: Attempt | None = None
         self.step = -1
@@ -76,6 +78,7 @@ class Session:
                 return self.finish(state)
 
     def advance(self, payload: Any) -> None:
+        payload, self.update = with_update(payload, self.update), None
         snap = self.store.graph.get_state(self.config)
         if snap.values:
             state = RunState.model_validate(snap.values)
@@ -97,7 +100,8 @@ class Session:
     def on_start(self, state: RunState, _: dict) -> Next:
         """Before the first model call: the baseline, what goes out, a first instruction."""
         view.baseline(self.term.console, state, self.baseline)
-        view.request_preview(self.term.console, state, self.deps)
+        asked = state.model_copy(update=self.update) if self.update else state  # a new model
+        view.request_preview(self.term.console, asked, self.deps)
         text = self.term.line("first instruction for the model (Enter: none, q: quit)")
         if text == "q":
             return self.quit(state)

@@ -1,10 +1,15 @@
 """Repository repair sessions at a real pseudo-terminal: resumed from the first-instruction
-prompt (the repository's base snapshot must come back with it), and no proposal that changes
-nothing (a baseline lint finding ruff could fix outside the changed lines)."""
+prompt with another model (the repository's base snapshot must come back with it, and the
+new model's attempts are recorded under its name), and no proposal that changes nothing (a
+baseline lint finding ruff could fix outside the changed lines)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
+from conftest import _codemend
 from test_fix import GOOD, PRICES, git, shop
 from wordtools import write_replies
 
@@ -18,15 +23,17 @@ UNUSED = "import os\n" + PRICES
 def test_resume_from_the_first_prompt_then_retest_and_no_empty_proposal(term_factory,
                                                                          tmp_path):
     repo = shop(tmp_path / "shop", prices=UNUSED)
+    write_replies(tmp_path / "first.json", ["never asked: the person quits first"])
     write_replies(tmp_path / "r.json", [GOOD])
-    t = term_factory("repair", "shop", "--model", "scripted:r.json", "--state-dir", "state",
+    t = term_factory("repair", "shop", "--model", "scripted:first.json", "--state-dir", "state",
                      *SANDBOX, "--run-id", "repo-run")
     t.wait("F401")  # the baseline shows the fixable finding
     t.answer("first instruction for the model", "q")
     t.wait("continue it with: codemend repair --resume repo-run --state-dir state")
     assert t.finish() == 3
 
-    t = term_factory("repair", "--resume", "repo-run", "--state-dir", "state", *SANDBOX)
+    t = term_factory("repair", "--resume", "repo-run", "--state-dir", "state", *SANDBOX,
+                     "--model", "scripted:r.json")  # another model from here on
     t.wait("resuming repair session repo-run (task shop) at step 0")
     t.wait("sent to scripted:r.json")  # the request preview reads the base snapshot
     t.answer("first instruction for the model", "")
@@ -42,3 +49,7 @@ def test_resume_from_the_first_prompt_then_retest_and_no_empty_proposal(term_fac
     assert t.finish() == 0
     assert "no change" not in t.text()
     assert git(repo, "status", "--porcelain") == ""
+    shown = subprocess.run([*_codemend(), "show", "repo-run", "--json", "--state-dir", "state"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True)
+    models = [a["model"] for a in json.loads(shown.stdout)["attempts"]]
+    assert models == [None, "scripted:r.json"]  # recorded under the model that wrote it
