@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                    "branch (the work tree and current branch stay as they are)")
     f.add_argument("--allow-test-edits", action="store_true", help="let the fix change tests "
                    "and their configuration (skips and dropped assertions are still refused)")
+    f.add_argument("--allow-deletions", action="store_true", help="let the fix remove "
+                   "functions, classes or methods the code had (listed in the report)")
+    f.add_argument("--require-coverage", action="store_true", help="refuse a fix whose "
+                   "changed executable lines no target test runs (diff coverage)")
     f.add_argument("--context-tokens", type=int, help="prompt budget in tokens (default 5000, "
                    "for an 8k-context model)")
     f.add_argument("--run-id")
@@ -83,9 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--run-id")
     model_flags(rp, batch=False)
 
-    ls = sub.add_parser("runs", help="list runs")
+    ls = sub.add_parser("runs", help="list runs (or prune finished ones)")
     ls.add_argument("--state-dir")
     ls.add_argument("--json", action="store_true")
+    ls.add_argument("--prune", action="store_true", help="delete finished runs (solved or "
+                    "failed) and free their space; escalated and unfinished runs stay")
+    ls.add_argument("--older-than", type=float, metavar="DAYS",
+                    help="with --prune: only runs made more than DAYS days ago")
     sh = sub.add_parser("show", help="one run's attempts")
     sh.add_argument("run_id")
     sh.add_argument("--state-dir")

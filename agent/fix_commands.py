@@ -87,6 +87,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent import render
     from codemend.agent.nodes import Deps
     from codemend.agent.repo.baseline import counts, run_baseline
+    from codemend.agent.repo.deps import deps_fields
     from codemend.agent.run_commands import _console, _finish, _model, note_printer
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
@@ -109,14 +110,19 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
         baseline = run_baseline(sandbox, snap, timeout_s)
         task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                         targets=baseline.targets, flaky=baseline.flaky,
-                        baseline=counts(baseline.report),
+                        environment=baseline.environment,
+                        baseline=counts(baseline.report), **deps_fields(snap),
                         allow_test_edits=bool(args.allow_test_edits),
+                        allow_deletions=bool(getattr(args, "allow_deletions", False)),
+                        require_coverage=bool(getattr(args, "require_coverage", False)),
                         context_tokens=args.context_tokens or DEFAULT_CONTEXT_TOKENS,
                         apply=bool(args.apply), branch=args.branch)
         b = task.baseline
         console.print(f"baseline: {b.passed} passed, {b.failed} failed, {b.errors} errors; "
-                      f"{len(task.targets)} target(s), {len(task.flaky)} flaky",
-                      highlight=False)
+                      f"{len(task.targets)} target(s), {len(task.flaky)} flaky"
+                      + (f", {len(task.environment)} failing for the sandbox's environment "
+                         f"({', '.join(sorted(set(task.environment.values())))})"
+                         if task.environment else ""), highlight=False)
         if baseline.clean:
             return _clean(args, run_id, task, out_dir)
         info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
@@ -179,7 +185,10 @@ def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
 def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:
     report = report_json(run_id=run_id, status="clean", task=task, final=None, attempts=[],
                          tokens={"prompt": 0, "completion": 0}, files=[], patch=None,
-                         reason="every test passes at baseline: nothing to fix")
+                         reason="every test passes at baseline: nothing to fix" + (
+                             f" (besides {len(task.environment)} failing only for the "
+                             "sandbox's environment: see `environment`)"
+                             if task.environment else ""))
     dump(out_dir / "report.json", report)
     write_text(out_dir / "summary.md", summary_md(report, ""))
     _print(args, report, out_dir)
@@ -207,8 +216,12 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
+    from codemend.agent.repo.verify import findings
+
+    seen = findings(store.bases().snapshot(task.base_id), final.files) if final else {}
+
     def report(applied: bool = False, commit: str | None = None) -> dict[str, Any]:
-        return report_json(run_id=out.run_id, status=status, task=task,
+        return report_json(findings=seen, run_id=out.run_id, status=status, task=task,
                            final=final.report if final else None, attempts=_attempts(out),
                            tokens={"prompt": s.prompt_tokens, "completion": s.completion_tokens},
                            files=sorted(overlay), patch=str(out_dir / "fix.patch") if patch
@@ -254,7 +267,8 @@ def _branch(root: Path, task: RepoTask, overlay: dict[str, str], run_id: str) ->
 def _print(args: argparse.Namespace, report: dict[str, Any], out_dir: Path) -> None:
     if args.json:
         keys = ("status", "run_id", "iterations", "model_calls", "targets", "flaky",
-                "files_changed", "patch", "tokens", "reason", "applied", "branch")
+                "files_changed", "patch", "tokens", "reason", "applied", "branch",
+                "changed_lines_executed")
         print(json.dumps({**{k: report[k] for k in keys}, "out": str(out_dir)}))
         return
     console = Console(soft_wrap=True, highlight=False)

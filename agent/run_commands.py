@@ -260,6 +260,10 @@ def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]
 
 def cmd_runs(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if getattr(args, "older_than", None) is not None and not getattr(args, "prune", False):
+        raise BadInput("--older-than goes with --prune")
+    if getattr(args, "prune", False):
+        return _prune(args, settings)
     with RunStore(settings.state_dir) as store:
         rows = []
         for row in store.summaries():
@@ -286,6 +290,27 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in rows:
         console.print(f"{r['run_id']}  {r['task']}  {r['status']}  {r['iterations']} it.  "
                       f"{r['model']}", highlight=False)
+    return 0
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    from codemend.agent.prune import prune
+
+    if not (settings.state_dir / "runs.sqlite").exists():
+        raise BadInput(f"no run database in {settings.state_dir}; give --state-dir")
+    with RunStore(settings.state_dir) as store:
+        done = prune(store, args.older_than)
+    freed = max(0, done.before - done.after)
+    if args.json:
+        print(json.dumps({"pruned": done.runs, "kept": done.kept, "payloads": done.payloads,
+                          "snapshots": done.snapshots, "bytes_before": done.before,
+                          "bytes_after": done.after, "bytes_freed": freed}))
+        return 0
+    kept = (f"; kept {done.kept} that can still be continued (escalated or unfinished)"
+            if done.kept else "")
+    Console(soft_wrap=True).print(
+        f"pruned {len(done.runs)} runs{kept}; freed {freed} bytes ({done.before} -> "
+        f"{done.after} bytes in {settings.state_dir / 'runs.sqlite'})", highlight=False)
     return 0
 
 

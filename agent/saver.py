@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from codemend.agent.state import Attempt
 from codemend.sandbox.report import CheckReport
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
+    BaseCheckpointSaver,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
@@ -147,7 +148,10 @@ class CompactSaver(SqliteSaver):
     def _put_payload(self, cur: sqlite3.Cursor, value: Any) -> str:
         raw = json.dumps(value, ensure_ascii=True, sort_keys=True).encode("ascii")
         key = hashlib.sha256(raw).hexdigest()[:32]
-        if key not in self._payloads:
+        # a cached id is checked still to be there: `runs --prune` in another process may
+        # have removed a payload this process last used
+        if key not in self._payloads or cur.execute(
+                "SELECT 1 FROM codemend_payloads WHERE id = ?", (key,)).fetchone() is None:
             cur.execute("INSERT OR IGNORE INTO codemend_payloads (id, data) VALUES (?, ?)",
                         (key, zlib.compress(raw, 6)))
             self._remember(self._payloads, key, value)
@@ -427,13 +431,48 @@ class CompactSaver(SqliteSaver):
                     break
         yield from out
 
+    def get_delta_channel_history(self, *, config: dict, channels: Sequence[str]
+                                  ) -> Mapping[str, Any]:
+        """LangGraph's own walk up the parent chain, through this saver's ``get_tuple``
+        (whose pending writes come in ``writes_sort_key`` order, as the walk needs); the
+        stock saver's fast path reads only its own tables."""
+        if self._is_legacy(str(config["configurable"]["thread_id"])):
+            return super().get_delta_channel_history(config=config, channels=channels)
+        return BaseCheckpointSaver.get_delta_channel_history(self, config=config,
+                                                             channels=channels)
+
     def delete_thread(self, thread_id: str) -> None:
-        super().delete_thread(thread_id)
+        """Delete a thread: its checkpoints, writes, and the payloads no other thread uses."""
+        self.delete_threads([thread_id])
+
+    def delete_threads(self, thread_ids: Iterable[str]) -> int:
+        """Delete threads in one transaction; return how many payloads went with them.
+        Payloads are shared (content-addressed): one stays while any checkpoint or write
+        left in the database refers to it."""
+        ids = [str(t) for t in thread_ids]
         with self._mine, self.cursor() as cur:
-            for table in ("codemend_checkpoints", "codemend_writes"):
-                cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
-            for key in [k for k in self._built if k[0] == str(thread_id)]:
+            # the deletes come first: they take the write lock, so no other process can
+            # commit a reference to a payload between the sweep's reads and its deletes
+            for table in ("checkpoints", "writes", "codemend_checkpoints", "codemend_writes"):
+                cur.executemany(f"DELETE FROM {table} WHERE thread_id = ?", [(t,) for t in ids])
+            for t in ids:
+                self._legacy.pop(t, None)
+            for key in [k for k in self._built if k[0] in set(ids)]:
                 del self._built[key]
+            return self._sweep(cur)
+
+    def _sweep(self, cur: sqlite3.Cursor) -> int:
+        used: set[str] = set()
+        for table in ("codemend_checkpoints", "codemend_writes"):
+            for (blob,) in cur.execute(f"SELECT data FROM {table}").fetchall():
+                _refs(self._unpack(blob), used)
+        unused = [k for (k,) in cur.execute("SELECT id FROM codemend_payloads").fetchall()
+                  if k not in used]
+        cur.executemany("DELETE FROM codemend_payloads WHERE id = ?", [(k,) for k in unused])
+        for key in unused:
+            self._payloads.pop(key, None)
+        self._summaries.clear()
+        return len(unused)
 
 
 def _group(versions: dict[str, Any]) -> dict[str, list[str]]:
@@ -450,3 +489,17 @@ def _ungroup(grouped: dict[str, list[str]]) -> dict[str, Any]:
 
 def _is_ref(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 2 and value[0] == REF
+
+
+def _refs(doc: Any, out: set[str]) -> None:
+    """Add the payload ids ``doc`` (a stored row) refers to."""
+    stack = [doc]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend(x.values())
+        elif isinstance(x, list | tuple):
+            if _is_ref(x):
+                out.add(x[1])
+            else:
+                stack.extend(x)

@@ -41,12 +41,14 @@ def manifest(ws: Workspace, cfg: SandboxConfig, timeout_s: float, mode: str) -> 
          "lint_paths": ws.lint_paths, "test_paths": ws.test_paths}
     if ws.mode == "repo":
         m.update(workspace="repo", test_paths=[])
+        if ws.coverage:
+            m["coverage"] = ws.coverage
     return m
 
 
 def stream_cap(cfg: SandboxConfig) -> int:
     """Most bytes the host reads back: the runner's own caps plus JSON overhead."""
-    return 2 * cfg.report_limit_bytes + 6 * cfg.output_limit_bytes + (1 << 20)
+    return 2 * cfg.report_limit_bytes + 6 * cfg.output_limit_bytes + (4 << 20)  # + coverage
 
 
 def fix_result(facts: RunFacts, sent: Iterable[str]) -> FixResult:

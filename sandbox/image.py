@@ -31,7 +31,8 @@ HERE = Path(__file__).resolve().parent
 RUNNER_FILES = ("runner/codemend_runner.py", "runner/codemend_core.py",
                 "runner/codemend_inventory.py", "runner/codemend_witness.py",
                 "runner/codemend_zygote.py", "runner/codemend_reset.py",
-                "runner/codemend_warm.py", "runner/pytest.ini")
+                "runner/codemend_warm.py", "runner/codemend_coverage.py",
+                "runner/pytest.ini")
 
 
 def _quiet(_: str) -> None:
@@ -176,9 +177,11 @@ def download_wheels(py: str, say: Progress) -> Path:
     machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64",
                "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine())
     p = pins()
-    reqs = [f"ruff=={p['RUFF_VERSION']}", f"pytest=={p['PYTEST_VERSION']}"]
+    reqs = [f"ruff=={p['RUFF_VERSION']}", f"pytest=={p['PYTEST_VERSION']}",
+            f"coverage=={p['COVERAGE_VERSION']}"]
     dest = cache_dir() / "wheels" / f"cp{py}-{machine}-{'-'.join(reqs)}"
-    if dest.is_dir() and any(dest.glob("ruff-*.whl")) and any(dest.glob("pytest-*.whl")):
+    if dest.is_dir() and any(dest.glob("ruff-*.whl")) and any(dest.glob("pytest-*.whl")) \
+            and any(dest.glob("coverage-*.whl")):
         return dest
     say(f"downloading wheels for {', '.join(reqs)} (Python {py[0]}.{py[1:]}, {machine})")
     tmp = dest.with_name(dest.name + ".part")

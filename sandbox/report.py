@@ -89,6 +89,9 @@ class CheckReport(Clean):
     """Signs that the checked code tried to influence its own verdict (see docs/SECURITY.md).
     Each entry starts with a code (``T1xx`` static scan, ``T2xx`` cross-checks); entries
     marked ``[fail]`` made the verdict ``fail``, the others are evidence for people."""
+    coverage: dict[str, Any] | None = None
+    """Diff coverage, on a run that asked for it (sandbox/coverage.py ``read``); on a
+    repository fix's verified attempt, the summary ``agent/repo/coverage.py`` made of it."""
 
     @property
     def passed(self) -> bool:

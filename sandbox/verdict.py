@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from codemend.sandbox import tamper
+from codemend.sandbox import coverage, tamper
 from codemend.sandbox.parse import parse_junit, parse_ruff, trim
 from codemend.sandbox.report import CheckReport, LintReport, TestReport
 
@@ -135,4 +135,5 @@ def _build(facts: RunFacts, workdir: str, timeout_s: float, repo: bool) -> Check
         message = "; ".join(found)
     return CheckReport(verdict=verdict, duration_s=round(_num(facts.duration_s), 3),
                        truncated=flood, lint=lint, tests=tests, message=message,
-                       output=output if raw else "", tamper=[str(s) for s in signs])
+                       output=output if raw else "", tamper=[str(s) for s in signs],
+                       coverage=coverage.read(doc) if checked else None)

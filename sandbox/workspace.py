@@ -57,13 +57,19 @@ class Workspace(BaseModel):
     """Repository mode: folders put on sys.path before the root (``["src"]``)."""
     ruff_settings: bool = False
     """Repository mode: lint with the project's ruff settings (else codemend's rules)."""
+    select: list[str] = Field(default_factory=list)
+    """Repository mode: run only these test files (a quick check, agent/repo/select.py);
+    empty: the project's own test paths."""
+    coverage: dict[str, list[list[int]]] = Field(default_factory=dict)
+    """Repository mode: measure these files' changed lines (``{path: [[first, last],
+    ...]}``) with coverage.py during the test run (a fix's verifying run only)."""
 
     @field_validator("files", "tests", "binary")
     @classmethod
     def _paths(cls, value: dict) -> dict:
         return {check_relpath(k): v for k, v in value.items()}
 
-    @field_validator("python_paths")
+    @field_validator("python_paths", "select")
     @classmethod
     def _path_list(cls, value: list[str]) -> list[str]:
         return [check_relpath(v) for v in value]
@@ -83,8 +89,9 @@ class Workspace(BaseModel):
         return buf.getvalue()
 
     def repo_meta(self) -> dict:
-        return {"python_paths": self.python_paths, "ruff_settings": self.ruff_settings,
+        meta = {"python_paths": self.python_paths, "ruff_settings": self.ruff_settings,
                 "tests": self.test_paths}
+        return {**meta, "select": self.select} if self.select else meta
 
     @property
     def size_bytes(self) -> int:

@@ -78,6 +78,36 @@ def facts(report: dict[str, Any], meta: Meta) -> str:
     return "\n".join(lines)
 
 
+def _line_list(value: object, limit: int = 20) -> str:
+    lines = [n for n in value if isinstance(n, int) and not isinstance(n, bool)] if isinstance(
+        value, list) else []
+    more = f" (+{len(lines) - limit} more)" if len(lines) > limit else ""
+    return ", ".join(str(n) for n in lines[:limit]) + more
+
+
+def diff_coverage(report: dict[str, Any]) -> str:
+    """Which changed executable lines the suite ran (report.json's
+    ``changed_lines_executed``), and a warning for lines no target test ran."""
+    files = report.get("changed_lines_executed")
+    if report.get("coverage_error"):
+        return "**Diff coverage**: not measured (" + code(report["coverage_error"]) + ")."
+    if not isinstance(files, dict) or not files:
+        return ""
+    rows, unreached = [], []
+    for path, f in list(files.items())[:MAX_TARGETS]:
+        f = f if isinstance(f, dict) else {}
+        missed = _line_list(f.get("not_executed"))
+        rows.append(f"- {code(path)}: {_int(f.get('executed'))}/{_int(f.get('total'))} changed "
+                    "executable lines ran" + (f"; not run: {missed}" if missed else ""))
+        if _line_list(f.get("not_by_targets")):
+            unreached.append(f"{code(path)} {_line_list(f.get('not_by_targets'))}")
+    out = "**Diff coverage** (coverage.py, on the verifying run)\n\n" + "\n".join(rows)
+    if unreached:
+        out += ("\n\n> [!WARNING]\n> Changed lines that no target test runs: "
+                + "; ".join(unreached) + ". The tests do not show that these lines are right.")
+    return out
+
+
 def reproduce(meta: Meta, report: dict[str, Any], head: str | None) -> str:
     ts = " ".join(t for t in targets(report)[:10] if re.fullmatch(r"[\w./:\[\]-]+", t))
     cmds = []
@@ -94,19 +124,53 @@ def _diff(patch: str) -> str:
     return "<details><summary>The diff</summary>\n\n" + fenced(patch) + "\n\n</details>"
 
 
+def _names(report: dict[str, Any], key: str) -> list[str]:
+    raw = report.get(key)
+    return [str(v) for v in raw if isinstance(v, str)] if isinstance(raw, list) else []
+
+
+def notices(report: dict[str, Any]) -> str:
+    """Definitions the change removes (allowed by ``--allow-deletions``) and advisory
+    tamper signs on its changed lines: what a reviewer must look at first."""
+    parts = []
+    removed = _names(report, "removed")
+    if removed:
+        parts.append(f"**Removed** ({len(removed)}; the run allowed deletions): "
+                     + ", ".join(code(n) for n in removed[:MAX_TARGETS])
+                     + (" ..." if len(removed) > MAX_TARGETS else ""))
+    advisory = _names(report, "advisory")
+    if advisory:
+        parts.append("**Advisory signs** on changed lines (not refused; check them): "
+                     + ", ".join(code(n) for n in advisory[:MAX_TARGETS])
+                     + (" ..." if len(advisory) > MAX_TARGETS else ""))
+    return "\n\n".join(parts)
+
+
 def pr_body(meta: Meta, report: dict[str, Any], patch: str, head: str) -> str:
     parts = [f"codemend reproduced the failing tests of {code(meta.base_branch)} in its sandbox, "
              "healed them, and re-ran the whole suite and the lint to verify the change. "
              "No test, CI or configuration file is changed. A person reviews and merges.",
-             results_table(report), facts(report, meta),
+             results_table(report), facts(report, meta), diff_coverage(report), notices(report),
              "**Reproduce**\n\n" + reproduce(meta, report, head), _diff(patch)]
-    return "\n\n".join(parts)[:MAX_BODY]
+    return "\n\n".join(p for p in parts if p)[:MAX_BODY]
 
 
 def update_comment(meta: Meta, report: dict[str, Any], patch: str, head: str) -> str:
     parts = [f"codemend pushed a new verified fix for {code(meta.commit[:12])} to {code(head)}.",
-             results_table(report), facts(report, meta), _diff(patch)]
-    return "\n\n".join(parts)[:MAX_BODY]
+             results_table(report), facts(report, meta), diff_coverage(report), notices(report),
+             _diff(patch)]
+    return "\n\n".join(p for p in parts if p)[:MAX_BODY]
+
+
+def foreign_comment(meta: Meta, report: dict[str, Any], patch: str, head: str,
+                    foreign: list[str]) -> str:
+    shas = ", ".join(code(s[:12]) for s in foreign[:10])
+    parts = [f"codemend has a new verified fix for {code(meta.commit[:12])}, but {code(head)} "
+             f"holds commits codemend did not make ({shas}), so it pushed nothing: apply the "
+             "diff below yourself, or delete the branch to let codemend propose again.",
+             results_table(report), facts(report, meta), diff_coverage(report), notices(report),
+             _diff(patch)]
+    return "\n\n".join(p for p in parts if p)[:MAX_BODY]
 
 
 def escalation(meta: Meta, report: dict[str, Any], artifact: str) -> str:

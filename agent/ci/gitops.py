@@ -56,6 +56,27 @@ class Git:
         trailers = self.out("log", "-1", "--format=%(trailers:key=" + TRAILER + ",valueonly)", sha)
         return bool(trailers.strip())
 
+    def identity(self) -> tuple[str, str]:
+        """The name and email publish commits as (and the committer of every commit it made)."""
+        return (os.environ.get("GIT_AUTHOR_NAME") or DEFAULT_AUTHOR[0],
+                os.environ.get("GIT_AUTHOR_EMAIL") or DEFAULT_AUTHOR[1])
+
+    def foreign_commits(self, tip: str, base: str) -> list[str]:
+        """Commits on ``tip`` (not on ``base``) that publish did not make: no
+        ``Codemend-Run`` trailer, or another committer. publish never pushes over them."""
+        name, email = self.identity()
+        out = self.out("log", "--format=%H%x00%cn%x00%ce%x00%(trailers:key=" + TRAILER
+                       + ",valueonly)%x1e", tip, "--not", base)
+        foreign = []
+        for record in out.split("\x1e"):
+            fields = record.strip().split("\0")
+            if len(fields) < 4 or not fields[0]:
+                continue
+            sha, cname, cemail, trailer = fields[0], fields[1], fields[2], fields[3].strip()
+            if not trailer or (cname, cemail) != (name, email):
+                foreign.append(sha)
+        return foreign
+
     def _auth_env(self) -> dict[str, str]:
         url = self.out("remote", "get-url", "origin", check=False)
         if not self.token or urlparse(url).scheme != "https":
@@ -97,8 +118,7 @@ class Git:
             index = Path(tmp) / "index"
             self._with_index(commit, patch, index, check_only=False)
             tree = self.out("write-tree", env={"GIT_INDEX_FILE": str(index)})
-        name = os.environ.get("GIT_AUTHOR_NAME") or DEFAULT_AUTHOR[0]
-        email = os.environ.get("GIT_AUTHOR_EMAIL") or DEFAULT_AUTHOR[1]
+        name, email = self.identity()
         ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                  "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
         args = ["commit-tree", tree]

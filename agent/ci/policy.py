@@ -2,45 +2,27 @@
 
 The artifact was made by a job that ran model-written code, so it may be forged. The paths
 a patch touches are read by ``git apply`` itself (the same parser that will apply it), never
-by a regex of our own, and checked against a deny list that is deliberately broad:
-
-* CI and repository plumbing: anything under ``.github/`` or ``.git/``, ``.gitlab-ci.yml``,
-  ``.gitmodules``, ``.gitattributes``, ``.pre-commit-config.yaml``, ``.circleci/``,
-  ``azure-pipelines.yml``, ``Jenkinsfile`` -- never allowed.
-* Tests: any path with a ``test``/``tests``/``testing`` folder, ``test_*.py``, ``*_test.py``,
-  ``conftest.py``.
-* Configuration and build: ``pyproject.toml`` (all of it, not only its tool sections: a
-  dependency pin or build hook changes what CI runs as much as a pytest option does),
-  ``setup.cfg``, ``setup.py``, ``tox.ini``, ``pytest.ini``, ``noxfile.py``, ``ruff.toml``,
-  ``.ruff.toml``, ``.coveragerc``, ``mypy.ini``, ``.flake8``, ``Makefile``,
-  ``requirements*.txt``, ``constraints*.txt``, ``MANIFEST.in``, ``sitecustomize.py``,
-  ``usercustomize.py`` and ``*.pth``.
-* Shapes a source fix never needs: symlinks, submodules, binary patches, mode changes.
-
-Tests and configuration (not CI plumbing) can be let through with ``--allow-test-edits``,
-which the workflow's author, never the artifact, decides.
+by a regex of our own, and checked against the one list `codemend fix` uses too
+(agent/repo/protected.py): CI and repository plumbing and files Python or pytest reads at
+start-up (``*.pth``, ``*.dist-info/``, ``sitecustomize.py``, ...) are never allowed; tests
+and build, test or lint configuration (all of ``pyproject.toml``, ``pytest.toml``,
+``setup.cfg``, ``tox.ini``, requirements, ...) only with ``--allow-test-edits``, which the
+workflow's author, never the artifact, decides. Which files are tests follows the
+project's own pytest settings at the recorded commit. Shapes a source fix never needs are
+refused too: symlinks, submodules, binary patches, mode changes.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import posixpath
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from codemend.agent.ci.errors import Refused
-
-CI_PATHS = (".github/", ".git/", ".circleci/", ".gitlab/")
-CI_FILES = frozenset({".gitlab-ci.yml", ".gitmodules", ".gitattributes", ".pre-commit-config.yaml",
-                      "azure-pipelines.yml", "Jenkinsfile", ".travis.yml", "bitbucket-pipelines.yml"})
-TEST_DIRS = frozenset({"test", "tests", "testing"})
-CONFIG_FILES = frozenset({"pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "pytest.ini",
-                          "noxfile.py", "ruff.toml", ".ruff.toml", ".coveragerc", "mypy.ini", ".flake8",
-                          "Makefile", "MANIFEST.in", "sitecustomize.py", "usercustomize.py",
-                          "conftest.py"})
-CONFIG_GLOBS = ("requirements*.txt", "constraints*.txt", "*.pth")
+from codemend.agent.repo import protected
+from codemend.agent.repo.layout import PYTEST_FILES, PytestSettings
+from codemend.agent.repo.layout import pytest_settings as layout_settings
 
 
 @dataclass(frozen=True)
@@ -52,23 +34,21 @@ class Limits:
     allow_test_edits: bool = False
 
 
-def protected_reason(path: str, allow_test_edits: bool = False) -> str | None:
+def protected_reason(path: str, allow_test_edits: bool = False,
+                     settings: PytestSettings | None = None) -> str | None:
     """Why ``path`` may not be changed by a published patch, or None when it may."""
-    norm = posixpath.normpath(path)
-    if norm.startswith(("/", "../")) or norm == "..":
-        return "a path outside the repository"
-    name = posixpath.basename(norm)
-    if norm.startswith(CI_PATHS) or name in CI_FILES or norm in (".github", ".git"):
-        return "CI or repository configuration"
-    if allow_test_edits:
-        return None
-    parts = norm.split("/")
-    if name == "conftest.py" or any(p in TEST_DIRS for p in parts[:-1]) or (
-            name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))):
-        return "a test file"
-    if name in CONFIG_FILES or any(fnmatch.fnmatch(name, g) for g in CONFIG_GLOBS):
-        return "test, lint or build configuration"
-    return None
+    return protected.reason(path, settings, allow_test_edits)
+
+
+def pytest_settings(cwd: Path) -> PytestSettings:
+    """The project's pytest settings as committed at HEAD (the recorded commit)."""
+    files = {}
+    for name in PYTEST_FILES:
+        res = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=cwd, capture_output=True,
+                             check=False)
+        if res.returncode == 0:
+            files[name] = res.stdout.decode("utf-8", errors="replace")
+    return layout_settings(files)
 
 
 def _git_apply(args: list[str], patch: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -131,8 +111,9 @@ def vet_patch(patch: Path, cwd: Path, limits: Limits) -> list[str]:
     if len(files) > limits.max_files:
         raise Refused(f"fix.patch changes {len(files)} files, over the cap of {limits.max_files} "
                       "(--max-files)")
+    settings = pytest_settings(cwd)
     for path in files:
-        reason = protected_reason(path, limits.allow_test_edits)
+        reason = protected_reason(path, limits.allow_test_edits, settings)
         if reason:
             raise Refused(f"fix.patch touches {path}: {reason}; codemend never publishes "
                           "such a change (see README, CI bot)")

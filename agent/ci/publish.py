@@ -148,10 +148,18 @@ def _tree(git: Git, sha: str) -> str:
 
 def _update(gh, git: Git, meta: Meta, report: dict[str, Any], patch: Path,
             pr: dict[str, Any]) -> Published:
-    """Fast-forward the open codemend PR's branch to the new fix and say so in a comment."""
+    """Fast-forward the open codemend PR's branch to the new fix and say so in a comment;
+    when the branch holds a commit codemend did not make, only comment with the new fix."""
     head = pr["head"]["ref"]
     old = git.remote_sha(head) or pr["head"]["sha"]
     git.fetch(head)
+    foreign = git.foreign_commits(old, meta.commit)
+    if foreign:  # a person's commit on the branch: never pushed over, even by a merge
+        diff = patch.read_text(encoding="utf-8", errors="replace")
+        gh.comment(pr["number"], body.foreign_comment(meta, report, diff, head, foreign))
+        return Published("commented", f"{head} holds {len(foreign)} commit(s) codemend did not "
+                         f"make; the new fix is a comment on #{pr['number']}, nothing was pushed",
+                         pull_request=pr.get("html_url"), branch=head)
     parents = [old] if meta.commit in git.direct_parents(old) else [old, meta.commit]
     new = git.commit_patch(meta.commit, patch, parents, _message(meta, report))
     if _tree(git, new) == _tree(git, old):
@@ -177,8 +185,8 @@ def _open(gh, git: Git, meta: Meta, report: dict[str, Any], patch: Path) -> Publ
             return Published("nothing", f"{head} had a pull request that was closed; delete "
                              "the branch to propose again", branch=head)
         git.fetch(head)
-        if not git.made_by_codemend(left):
-            raise Refused(f"{head} exists on origin and was not made by codemend")
+        if git.foreign_commits(left, meta.commit) or not git.made_by_codemend(left):
+            raise Refused(f"{head} exists on origin and holds commits codemend did not make")
         same = _tree(git, left) == _tree(git, new)
         new = left if same else git.commit_patch(meta.commit, patch, [left], _message(meta, report))
     if new != left:

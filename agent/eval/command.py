@@ -32,8 +32,9 @@ from rich.progress import (
 )
 
 EXIT_INTERRUPTED = 130
-ASKED = ("suite", "model", "samples", "max_iterations", "limit", "tasks")
-"""What an eval folder was made for; ``--resume`` may not change these."""
+ASKED = ("suite", "model", "samples", "max_iterations", "limit", "tasks", "temperature", "seed")
+"""What an eval folder was made for; ``--resume`` may not change these (the base URL may
+change: the same server can move)."""
 
 
 def _asked(args: argparse.Namespace) -> dict[str, Any]:
@@ -43,7 +44,8 @@ def _asked(args: argparse.Namespace) -> dict[str, Any]:
         suite = str(Path(suite).absolute())
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     return {"suite": suite, "model": args.model, "samples": args.samples,
-            "max_iterations": args.max_iterations, "limit": args.limit, "tasks": tasks}
+            "max_iterations": args.max_iterations, "limit": args.limit, "tasks": tasks,
+            "temperature": args.temperature, "seed": args.seed}
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -77,8 +79,8 @@ def _open_folder(args: argparse.Namespace, settings: Settings) -> tuple[Path, di
             raise BadInput(f"--resume {folder}: that eval was made with {shown}; drop those "
                            "flags, or start a new eval with --out")
         return folder, meta
-    if asked["model"] is None:
-        asked["model"] = settings.model
+    # the model and how it samples: flags > CODEMEND_* > [tool.codemend] > defaults
+    asked.update(model=settings.model, temperature=settings.temperature, seed=settings.seed)
     asked["samples"] = asked["samples"] or 1
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = "humaneval" if args.suite == "humaneval" else Path(args.suite).name or "suite"
@@ -86,8 +88,7 @@ def _open_folder(args: argparse.Namespace, settings: Settings) -> tuple[Path, di
     if (folder / "eval.json").exists() or (folder / "results.jsonl").exists():
         raise BadInput(f"--out {folder}: holds an eval already; continue it with --resume "
                        f"{folder}, or choose another folder")
-    return folder, {**asked, "base_url": args.base_url, "temperature": args.temperature,
-                    "seed": args.seed, "created": time.time()}
+    return folder, {**asked, "base_url": settings.base_url, "created": time.time()}
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -99,6 +100,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        limit=meta["limit"], only=meta["tasks"])
     _make_folder(folder, meta)
     jobs = [Job(t, k) for t in suite.tasks for k in range(meta["samples"])]
+    _unique_run_ids(jobs)
     spec = ModelSpec(meta["model"], base_url=args.base_url or meta.get("base_url"),
                      temperature=meta.get("temperature"), seed=meta.get("seed"))
     console = Console(stderr=True, soft_wrap=True)
@@ -117,6 +119,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if error is not None:
                 raise _resumable(error, folder, results, jobs)
     return _finish(args, folder, meta, jobs, results, console)
+
+
+def _unique_run_ids(jobs: list[Job]) -> None:
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        other = seen.setdefault(job.run_id, job)
+        if other is not job:
+            raise BadInput(f"tasks {other.task.id!r} and {job.task.id!r} would share the run "
+                           f"id {job.run_id}; rename one of them")
 
 
 def _make_folder(folder: Path, meta: dict[str, Any]) -> None:
@@ -221,9 +232,13 @@ def _finish(args: argparse.Namespace, folder: Path, meta: dict[str, Any], jobs: 
     else:
         Console(soft_wrap=True).print(
             f"pass@1 first try {_pct(summary['pass_first'])}, after healing "
-            f"{_pct(summary['pass_healed'])} ({summary['solved']}/{summary['jobs']} runs); "
-            f"report: {folder / 'report.md'}", highlight=False)
+            f"{_pct(summary['pass_healed'])} ({summary['solved']}/{summary['scored']} runs"
+            f"{_clean(summary['clean'])}); report: {folder / 'report.md'}", highlight=False)
     return 0
+
+
+def _clean(n: int) -> str:
+    return f", and {n} clean with no bug to heal" if n else ""
 
 
 def _pct(x: float | None) -> str:

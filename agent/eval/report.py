@@ -21,7 +21,8 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], records: list[dict[s
     s = summary
     lines = [f"# codemend eval: {meta['suite']} with {meta['model']}", "",
              f"{s['tasks']} tasks x {s['samples']} samples = {s['jobs']} runs, at most "
-             f"{s['max_iterations']} iterations each.", "",
+             f"{s['max_iterations']} iterations each. Rates and iterations are over the "
+             f"{s['scored']} runs that had a bug to heal (clean ones are counted apart).", "",
              "| figure | value |", "|---|---|",
              f"| pass@1, first attempt | {_pct(s['pass_first'])} |",
              f"| pass@1, after healing | {_pct(s['pass_healed'])} |"]
@@ -31,6 +32,7 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], records: list[dict[s
             lines.append(f"| pass@{k} (first / healed) | {_pct(first)} / {_pct(v)} |")
     lines += [f"| solved / escalated / failed | {s['solved']} / {s['escalated']} / "
               f"{s['failed']} |",
+              f"| clean (every test passes at baseline) | {s['clean']} |",
               f"| mean iterations (p95) | {_num(s['mean_iterations'])} "
               f"({_num(s['p95_iterations'], 0)}) |",
               f"| tokens per solved run | {_num(s['tokens_per_solved'], 0)} |",

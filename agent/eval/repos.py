@@ -14,14 +14,15 @@ from codemend.agent.nodes import Deps
 from codemend.agent.repo.baseline import counts, run_baseline
 from codemend.agent.repo.snapshot import load_repo
 from codemend.agent.repo.task import RepoTask
-from codemend.agent.runs import Outcome, RunStore
+from codemend.agent.runs import OnAttempt, Outcome, RunStore
 from codemend.agent.state import TaskInfo
 
 CHECK_TIMEOUT_S = 120.0
 """As `codemend fix`."""
 
 
-def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str) -> Outcome | None:
+def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str,
+                   on_attempt: OnAttempt | None = None) -> Outcome | None:
     """Baseline and run; None when nothing fails at baseline."""
     root = Path(job.task.repo or "")
     snap = load_repo(root)
@@ -33,7 +34,7 @@ def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str) -> Outcome
         return None
     task = RepoTask(root=str(snap.root), head=snap.head or "", base_id=base_id,
                     targets=baseline.targets, flaky=baseline.flaky,
-                    baseline=counts(baseline.report))
+                    environment=baseline.environment, baseline=counts(baseline.report))
     info = TaskInfo(name=job.task.id, prompt="", solution_files=[], tests={},
                     check_timeout_s=CHECK_TIMEOUT_S, spec_path=str(snap.root), kind="repo",
                     repo=task)
@@ -41,4 +42,5 @@ def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str) -> Outcome
     bases.put_baseline(job.run_id, baseline.report)
     store.register(job.run_id, job.task.id, name, "", info=info,
                    max_iterations=job.task.max_iterations)
-    return store.start(job.run_id, info, name, job.task.max_iterations, deps)
+    return store.start(job.run_id, info, name, job.task.max_iterations, deps,
+                       on_attempt=on_attempt)

@@ -80,9 +80,11 @@ def nearest_rank(values: list[float], q: float) -> float:
 
 
 def busy_seconds(records: list[dict[str, Any]]) -> float:
-    """Wall time during which at least one job ran (the union of the jobs' intervals), so an
-    eval killed and resumed an hour later is not charged for the hour in between."""
-    spans = sorted((r["started"], r["started"] + r["wall_s"]) for r in records)
+    """Wall time during which at least one job ran (the union of the jobs' spans), so an
+    eval killed and resumed an hour later is not charged for the hour in between, and a run
+    resumed from its checkpoint is charged for the checks it made before the kill."""
+    spans = sorted((a, b) for r in records
+                   for a, b in r.get("spans") or [(r["started"], r["started"] + r["wall_s"])])
     total, end = 0.0, -math.inf
     for a, b in spans:
         if a > end:
@@ -94,33 +96,41 @@ def busy_seconds(records: list[dict[str, Any]]) -> float:
 
 
 def summarize(records: list[dict[str, Any]], samples: int, max_iterations: int) -> dict[str, Any]:
-    """The figures of ``summary.json``. Fractions are over all jobs (tasks x samples)."""
+    """The figures of ``summary.json``. A ``clean`` job (a repository whose tests all pass at
+    baseline: no bug to heal) is counted apart; the rates and iteration figures are over the
+    other jobs (``scored``), and solved + escalated + failed + clean = jobs."""
+    scored = [r for r in records if r["status"] != "clean"]
     by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
+    for r in scored:
         by_task[r["task"]].append(r)
-    jobs = len(records)
-    solved = [r for r in records if r["pass_healed"]]
-    iterations = [r["iterations"] for r in records]
+    n = len(scored)
+    solved = [r for r in scored if r["pass_healed"]]
+    escalated = sum(r["status"] == "escalated" for r in scored)
+    iterations = [r["iterations"] for r in scored]
     tokens = sum(r["tokens"] for r in records)
     checks = sum(r["checks"] for r in records)
+    calls = sum(r["model_calls"] for r in records)
+    format_errors = sum(r.get("format_errors", 0) for r in records)  # older lines lack it
     busy = busy_seconds(records) if records else 0.0
     ks = sorted({k for k in PASS_AT if k <= samples} | {samples})
     out = {
-        "tasks": len(by_task), "samples": samples, "jobs": jobs,
-        "pass_first": _frac(sum(r["pass_first"] for r in records), jobs),
-        "pass_healed": _frac(len(solved), jobs),
+        "tasks": len({r["task"] for r in records}), "samples": samples, "jobs": len(records),
+        "scored": n, "clean": len(records) - n,
+        "pass_first": _frac(sum(r["pass_first"] for r in scored), n),
+        "pass_healed": _frac(len(solved), n),
         "pass_at_k": None, "pass_at_k_first": None,
-        "mean_iterations": sum(iterations) / jobs if jobs else None,
-        "p95_iterations": nearest_rank(iterations, 0.95) if jobs else None,
+        "mean_iterations": sum(iterations) / n if n else None,
+        "p95_iterations": nearest_rank(iterations, 0.95) if n else None,
         "tokens_per_solved": tokens / len(solved) if solved else None,
         "checks_per_s": checks / busy if busy > 0 else None,
-        "solved": len(solved), "escalated": sum(r["status"] == "escalated" for r in records),
-        "failed": sum(r["status"] == "failed" for r in records),
-        "model_calls": sum(r["model_calls"] for r in records), "tokens": tokens,
+        "solved": len(solved), "escalated": escalated,
+        "failed": n - len(solved) - escalated,
+        "model_calls": calls, "tokens": tokens, "format_errors": format_errors,
+        "format_errors_per_call": format_errors / calls if calls else None,
         "checks": checks, "busy_s": round(busy, 3), "max_iterations": max_iterations,
-        "healing": healing_curve(records, max_iterations),
+        "healing": healing_curve(scored, max_iterations),
     }
-    if samples > 1:
+    if samples > 1 and by_task:
         for key, field in (("pass_at_k", "pass_healed"), ("pass_at_k_first", "pass_first")):
             out[key] = {str(k): sum(pass_at_k(len(rs), sum(r[field] for r in rs), k)
                                     for rs in by_task.values()) / len(by_task) for k in ks}
@@ -129,7 +139,8 @@ def summarize(records: list[dict[str, Any]], samples: int, max_iterations: int) 
 
 def healing_curve(records: list[dict[str, Any]], max_iterations: int) -> list[dict[str, Any]]:
     """Pass rate had the iteration limit been L, for L = 1..max: a run solved at iteration i
-    is solved under any limit >= i, and the loop is the same up to the limit."""
+    is solved under any limit >= i, and the loop is the same up to the limit (``records``:
+    the scored jobs)."""
     jobs = len(records)
     return [{"limit": limit,
              "pass_rate": _frac(sum(r["pass_healed"] and r["iterations"] <= limit

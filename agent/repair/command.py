@@ -182,6 +182,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
         return 0
     task = RepoTask(root=str(root), head=snap.head or "", base_id=base_id,
                     targets=baseline.targets, flaky=baseline.flaky,
+                    environment=baseline.environment,
                     baseline=counts(baseline.report), allow_test_edits=False,
                     context_tokens=DEFAULT_CONTEXT_TOKENS, apply=False, branch=None)
     info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},

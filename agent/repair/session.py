@@ -22,6 +22,7 @@ from codemend.agent.nodes import Deps, checked
 from codemend.agent.repair import view
 from codemend.agent.repair.steps import Step, fork, steps
 from codemend.agent.repair.target import WorkTree, commit
+from codemend.agent.repo.paths import UnsafePath
 from codemend.agent.runs import RunStore, with_update
 from codemend.agent.state import Attempt, RunState
 from codemend.agent.terminal import ESCALATION, Menu, Option, Terminal
@@ -278,6 +279,11 @@ class Session:
                 path = self.target.patch(patch_path, origin, final)
                 self.term.say(f"[yellow]{escape(str(exc))} changed on disk since the session "
                               f"started; not overwritten. The patch is in {escape(str(path))}[/]")
+                return
+            except UnsafePath as exc:
+                path = self.target.patch(patch_path, origin, final)
+                self.term.say(f"[yellow]not written: {escape(str(exc))}. The patch is in "
+                              f"{escape(str(path))}[/]")
                 return
             self.term.say(f"wrote {escape(', '.join(written))} in {escape(str(self.target.root))}")
             if self.commit:

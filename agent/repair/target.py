@@ -13,6 +13,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codemend.agent.repo.paths import check_writable
+
 
 @dataclass(frozen=True)
 class WorkTree:
@@ -49,9 +51,11 @@ class WorkTree:
     def write(self, final: dict[str, str], origin: dict[str, str]) -> list[str]:
         """Write what ``final`` changes against ``origin``. Raise ``FileExistsError`` (naming
         the files) and write nothing when any of them changed on disk since the session read
-        it: that is the person's own work."""
+        it: that is the person's own work. Raise ``UnsafePath`` and write nothing when a path
+        passes through a symbolic link or into a submodule."""
         old, new = self.pair(origin, final)
         todo = {rel: text for rel, text in new.items() if old.get(rel) != text}
+        check_writable(self.root, sorted(todo))
         disk = self.read(sorted(todo))
         clash = [rel for rel in sorted(todo) if disk.get(rel) != old.get(rel)]
         if clash:

@@ -3,7 +3,9 @@
 Failing tests are the targets. A failing run is repeated once: a test whose outcome
 changed between the two runs is flaky, and neither a target nor a regression later. A
 collection error is a failing case of its own (pytest reports it as one); a suite that
-cannot start or finish is the target ``SUITE_TARGET``.
+cannot start or finish is the target ``SUITE_TARGET``. A test that fails for the sandbox's
+environment (no network, a missing locale or time zone, a console script not on PATH:
+agent/repo/envfail.py) is reported in ``environment``, never a target.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemend.agent.nodes import checked
+from codemend.agent.repo.envfail import cause
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.task import SUITE_TARGET, Counts
 from codemend.sandbox.base import Sandbox
@@ -28,6 +31,9 @@ class Baseline:
     targets: list[str] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
     runs: int = 1
+    environment: dict[str, str] = field(default_factory=dict)
+    """Tests failing for the sandbox's environment (network, locale, time zone, a console
+    script): id -> cause; neither targets nor regressions (agent/repo/envfail.py)."""
 
     @property
     def clean(self) -> bool:
@@ -67,8 +73,10 @@ def run_baseline(sandbox: Sandbox, snap: RepoSnapshot, timeout_s: float) -> Base
     a, b = outcomes(first), outcomes(second)
     flaky = sorted(i for i in set(a) | set(b) if (a.get(i) in FAILING) != (b.get(i) in FAILING)
                    and a.get(i) is not None and b.get(i) is not None)
-    targets = sorted(_failing(first) & _failing(second))
-    return Baseline(report=second, targets=targets, flaky=flaky, runs=2)
+    env = {c.id: why for c in second.tests.cases
+           if c.outcome in FAILING and (why := cause(c)) is not None}
+    targets = sorted((_failing(first) & _failing(second)) - set(env))
+    return Baseline(report=second, targets=targets, flaky=flaky, runs=2, environment=env)
 
 
 def _usable(report: CheckReport, where: str) -> None:

@@ -1,112 +1,43 @@
 """Edits a model proposes to a repository, and applying them to the candidate.
 
-Two formats, mixed freely in one reply:
+Three formats, mixed freely in one reply (read by agent/repo/edit_parse.py):
 
-- a whole file: a fenced block whose first line is ``# file: <path>`` (as spec tasks use);
+- a whole file: a fenced block whose first line is ``# file: <path>``; one that stands for
+  left-out code (``# ... rest unchanged ...``, a bare ``...``) is refused;
 - SEARCH/REPLACE blocks, for large files::
 
       path/to/module.py
       <<<<<<< SEARCH
-      exact lines of the current file
+      the current lines
       =======
       the lines that replace them
       >>>>>>> REPLACE
 
-  The path is the line just before the block (fences and ``# file:`` allowed). The search
-  text must occur exactly once (a match ignoring trailing blanks is accepted when it is
-  unique); an empty SEARCH creates a new file.
+  An empty SEARCH creates a new file;
+- unified diffs in a ``diff`` fenced block, each hunk placed by its context.
 
-An edit that does not apply raises ``FormatError`` with a message written for the model.
+Paths resolve against the repository (agent/repo/edit_paths.py); a SEARCH or hunk matches
+whole lines, uniquely, with the tolerances of agent/repo/edit_match.py. Anything that does
+not apply raises ``FormatError`` with a message written for the model, and no edit of the
+reply applies. An edit already applied (its REPLACE is in place around its SEARCH) is a no-op.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from codemend.agent.extract import MAX_REPLY_CHARS, FormatError, fenced_blocks
+from codemend.agent.extract import FormatError
+from codemend.agent.repo import edit_paths
+from codemend.agent.repo.edit_match import Ambiguous, Found, NoMatch, find, holds, nearest
+from codemend.agent.repo.edit_parse import Edit, parse_edits
+from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of
 from codemend.sandbox.workspace import check_relpath
 
-_LABEL = re.compile(r"^#\s*file(?:name)?\s*:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
-_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
-_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-HOW = ("Answer with whole files (a fenced block whose first line is `# file: <path>`) or "
-       "SEARCH/REPLACE blocks: the file's path on its own line, then `<<<<<<< SEARCH`, the "
-       "exact current lines, `=======`, the new lines, `>>>>>>> REPLACE`.")
+__all__ = ["HOW", "Edit", "apply_edits", "parse_edits"]
 
-
-@dataclass
-class Edit:
-    path: str
-    search: str | None
-    """None: ``text`` is the whole new file."""
-    text: str
-
-
-def _clean_path(text: str) -> str:
-    text = text.strip()
-    m = _LABEL.match(text)
-    if m:
-        text = m["path"]
-    return text.strip().strip("`'\"*:").strip().removeprefix("./")
-
-
-def _search_replace(lines: list[str]) -> tuple[list[Edit], list[str]]:
-    edits: list[Edit] = []
-    problems: list[str] = []
-    last_text = ""
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not _SEARCH.match(line):
-            if line.strip() and not _FENCE.match(line) and not _REPLACE.match(line):
-                last_text = line
-            i += 1
-            continue
-        path = _clean_path(last_text)
-        j = i + 1
-        while j < len(lines) and not _DIVIDER.match(lines[j]):
-            j += 1
-        k = j + 1
-        while k < len(lines) and not _REPLACE.match(lines[k]):
-            k += 1
-        if j >= len(lines) or k >= len(lines):
-            problems.append(f"a SEARCH block for {path or 'an unnamed file'} has no "
-                            "`=======` or `>>>>>>> REPLACE` line (was the reply cut off?)")
-            break
-        search = "".join(x + "\n" for x in lines[i + 1:j])
-        replace = "".join(x + "\n" for x in lines[j + 1:k])
-        if not path:
-            problems.append("a SEARCH/REPLACE block has no file path on the line before it")
-        else:
-            edits.append(Edit(path, search, replace))
-        i = k + 1
-    return edits, problems
-
-
-def parse_edits(reply: str) -> tuple[list[Edit], list[str]]:
-    """Every edit in ``reply`` in order, and the problems found while reading them."""
-    reply = reply[:MAX_REPLY_CHARS].replace("\r\n", "\n")
-    lines = reply.split("\n")
-    edits, problems = _search_replace(lines)
-    for block in fenced_blocks(reply):
-        if any(_SEARCH.match(x) for x in block.lines):
-            continue  # a container of SEARCH/REPLACE blocks, read above
-        first = next((x for x in block.lines if x.strip()), "")
-        m = _LABEL.match(first.strip())
-        if m is None:
-            continue
-        if not block.closed:
-            problems.append(f"the block for {_clean_path(first)} is not closed (was the reply "
-                            "cut off?)")
-            continue
-        body = block.lines[block.lines.index(first) + 1:]
-        while body and not body[-1].strip():
-            body.pop()
-        edits.append(Edit(_clean_path(first), None, "\n".join(body) + "\n"))
-    return edits, problems
+HOW = ("Answer with SEARCH/REPLACE blocks: the file's path on its own line, then "
+       "`<<<<<<< SEARCH`, the current lines, `=======`, the new lines, `>>>>>>> REPLACE`; or "
+       "with a whole new file (a fenced block whose first line is `# file: <path>`).")
+HINTS = 2
+"""Not-found SEARCHes per reply that are answered with the file's nearest lines."""
 
 
 def _inside(path: str) -> str:
@@ -119,53 +50,114 @@ def _inside(path: str) -> str:
     return norm
 
 
-def _replace_once(text: str, search: str, replace: str, path: str) -> str:
-    crlf = "\r\n" in text
-    if crlf:
-        search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
-    count = text.count(search)
-    if count == 1:
-        return text.replace(search, replace, 1)
-    if count > 1:
-        raise ValueError(f"{path}: the SEARCH text occurs {count} times; add surrounding "
-                         "lines so it matches exactly once")
-    # tolerate trailing blanks: compare line by line with rstrip
-    nl = "\r\n" if crlf else "\n"
-    have = text.split(nl)
-    want = search.split(nl)[:-1] if search.endswith(nl) else search.split(nl)
-    stripped = [x.rstrip() for x in want]
-    hits = [i for i in range(len(have) - len(want) + 1)
-            if [x.rstrip() for x in have[i:i + len(want)]] == stripped]
-    if len(hits) != 1:
-        what = "is not in the file" if not hits else f"matches {len(hits)} places"
-        raise ValueError(f"{path}: the SEARCH text {what}; copy the current lines exactly "
-                         "(they are shown above)")
-    i = hits[0]
-    new = replace[:-len(nl)] if replace.endswith(nl) else replace
-    return nl.join([*have[:i], *([new] if replace else []), *have[i + len(want):]])
+def _already(lines: list[str], found: Found, replace: list[str], tabs: bool) -> bool:
+    """The REPLACE is already in place around the match: the edit was applied before."""
+    if found.new == lines[found.start:found.end]:
+        return False
+    if any(is_placeholder(x) for x in replace):  # its parts around the elided lines
+        try:
+            done = find(lines, replace, ["\0"], tabs)  # where the REPLACE's parts are
+        except ValueError:
+            return False
+        return done.start <= found.start and done.end >= found.end
+    return holds(lines, found.new, found.start, found.end, tabs) or \
+        holds(lines, replace, found.start, found.end, tabs)
+
+
+def _step(lines: list[str], search: list[str], replace: list[str], tabs: bool) -> list[str]:
+    """The lines after one edit (unchanged when it was applied before)."""
+    found = find(lines, search, replace, tabs)
+    if _already(lines, found, replace, tabs):
+        return lines
+    return [*lines[:found.start], *found.new, *lines[found.end:]]
+
+
+class _Applier:
+    def __init__(self, current: dict[str, str]) -> None:
+        self.current = current
+        self.hints = HINTS
+
+    def apply(self, e: Edit) -> str:
+        path = _inside(e.path)
+        have = self.current.get(path)
+        many = edit_paths.several(path, self.current) if have is None else []
+        if many:
+            raise ValueError(f"{path}: names {len(many)} files ({', '.join(many[:4])}); give "
+                             "the full path")
+        if e.search is None:
+            self.current[path] = _with_ends(e.text, have)
+        elif not e.search.strip():
+            if have is not None and have.strip():
+                raise ValueError(f"{path}: exists; an empty SEARCH only creates new files "
+                                 "(or fills empty ones)")
+            self.current[path] = e.text
+        elif have is None:
+            raise ValueError(edit_paths.unknown(path, list(self.current)))
+        else:
+            self.current[path] = self._replace(path, have, e)
+        return path
+
+    def _replace(self, path: str, have: str, e: Edit) -> str:
+        text = Text.of(have)
+        search, replace = lines_of(e.search or ""), lines_of(e.text)
+        what = "the diff hunk" if e.hint is not None else "the SEARCH text"
+        said = f" (its @@ header says line {e.hint})" if e.hint is not None else ""
+        tabs = text.uses_tabs()
+        try:
+            out = _step(text.lines, search, replace, tabs)
+        except Ambiguous as exc:
+            where = ", ".join(map(str, exc.lines[:8]))
+            times = f"occurs {len(exc.lines)} times (at lines {where})" if len(exc.lines) > 1 \
+                else f"matches more than one span (from line {where})"
+            raise ValueError(f"{path}: {what} {times}{said}; add surrounding lines so it "
+                             "matches exactly once") from None
+        except NoMatch:
+            raise ValueError(self._not_found(path, text, search, replace, what)) from None
+        except ValueError as exc:
+            raise ValueError(f"{path}: {what} matched, but {exc}") from None
+        try:
+            again = _step(out, search, replace, tabs)
+        except ValueError:
+            again = out
+        if again != out:
+            raise ValueError(f"{path}: {what} would still match after the edit, so it could "
+                             "apply twice; include more of the surrounding lines")
+        text.lines = out
+        return text.render()
+
+    def _not_found(self, path: str, text: Text, search: list[str], replace: list[str],
+                   what: str) -> str:
+        msg = f"{path}: {what} is not in the file; copy the current lines exactly"
+        rep = [x for x in replace if x.strip()]
+        if rep and any(text.lines[p:p + len(replace)] == replace
+                       for p in range(len(text.lines) - len(replace) + 1)):
+            return msg + " (its REPLACE text is already there: was it applied before? then " \
+                         "leave this edit out)"
+        if self.hints > 0:
+            self.hints -= 1
+            near = nearest(text.lines, search)
+            if near:
+                return msg + ". The nearest lines in the file are:\n```\n" + near + "\n```\n"
+        return msg
+
+
+def _with_ends(text: str, old: str | None) -> str:
+    """A whole new file keeps the line ends of the one it replaces."""
+    if old is not None and Text.of(old).nl == "\r\n":
+        return text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return text
 
 
 def apply_edits(reply: str, base: dict[str, str], overlay: dict[str, str]) -> dict[str, str]:
     """The new overlay (files that differ from ``base``) after the reply's edits on
     ``base + overlay``; raise ``FormatError`` when the reply holds none or one fails."""
-    edits, problems = parse_edits(reply)
     current = {**base, **overlay}
+    edits, problems = parse_edits(reply, current)
+    applier = _Applier(current)
     touched: set[str] = set()
     for e in edits:
         try:
-            path = _inside(e.path)
-            if e.search is None:
-                current[path] = e.text
-            elif path not in current:
-                if e.search.strip():
-                    raise ValueError(f"{path}: no such file in the repository; give an empty "
-                                     "SEARCH to create it, or check the path")
-                current[path] = e.text
-            elif not e.search.strip():
-                raise ValueError(f"{path}: exists; an empty SEARCH only creates new files")
-            else:
-                current[path] = _replace_once(current[path], e.search, e.text, path)
-            touched.add(path)
+            touched.add(applier.apply(e))
         except ValueError as exc:
             problems.append(str(exc))
     if problems:

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from codemend.agent.repo.paths import UnsafePath, check_writable
 from codemend.sandbox.errors import BadInput, InfraError
 
 IDENTITY = {"GIT_AUTHOR_NAME": "codemend", "GIT_AUTHOR_EMAIL": "codemend@localhost",
@@ -71,7 +72,13 @@ def _identity(root: Path) -> dict[str, str]:
 def commit_on_branch(root: Path, head: str, files: dict[str, str], name: str, message: str
                      ) -> str:
     """Commit ``files`` (path -> text) on top of ``head`` as new branch ``name``; return the
-    commit id. The work tree, the index and the current branch stay as they are."""
+    commit id. The work tree, the index and the current branch stay as they are. No path
+    through a symbolic link or into a submodule (of the work tree or ``head``) is committed."""
+    try:
+        check_writable(root, sorted(files), head)
+    except UnsafePath as exc:
+        raise BadInput(f"--branch {name}: {exc}; no branch was made (the patch is in the "
+                       "output folder)") from None
     with tempfile.TemporaryDirectory(prefix="codemend-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), **_identity(root)}
         git(root, "read-tree", head, env=env)

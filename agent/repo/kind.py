@@ -5,15 +5,21 @@ own suite and are judged against its baseline (agent/repo/verify.py)."""
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codemend.agent.extract import FormatError
+from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
+from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
+from codemend.agent.repo.paths import unsafe_reason
+from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
-from codemend.agent.repo.workspace import protected_reason
+from codemend.agent.repo.workspace import pristine, protected_reason
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.workspace import Workspace
 
@@ -52,19 +58,39 @@ class RepoKind:
 
     def apply_reply(self, state: RunState, deps: Any, text: str) -> dict[str, str]:
         """Edits apply to the current candidate, less any change to tests or their
-        configuration the run does not allow (refused before, so never carried on)."""
+        configuration the run does not allow. A reply that changes one, or writes through a
+        symbolic link or into a submodule, is a format error: it never reaches a check."""
         task, snap, _ = _parts(state, deps)
-        overlay = {p: t for p, t in state.files.items()
-                   if task.allow_test_edits or protected_reason(snap, p) is None}
-        return apply_edits(text, snap.files, overlay)
+        overlay = pristine(snap, state.files, task.allow_test_edits)
+        new = apply_edits(text, snap.files, overlay)
+        refuse_paths(snap, task, sorted(p for p in new if new[p] != overlay.get(p)))
+        return new
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
-        _, snap, _ = _parts(state, deps)
-        return snap.workspace(state.files)
+        """The candidate's code with the base's tests and their configuration (the pristine
+        harness, unless the run allows test edits); on a big suite, only the tests its change
+        can reach (a quick check, agent/repo/select.py)."""
+        task, snap, baseline = _parts(state, deps)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        return harness(snap, task, state.files).model_copy(update={"select": chosen or []})
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
+        """Verified against the baseline; a quick check that passes is followed by the
+        whole suite, whose verdict is the one kept."""
         task, snap, baseline = _parts(state, deps)
-        return verify(report, baseline, task, snap, state.files)
+        chosen = selection(snap, state.files, task.targets, baseline)
+        if chosen:
+            quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
+            if quick.verdict != "pass":
+                note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
+                return quick.model_copy(update={"message": "; ".join(
+                    m for m in (quick.message, note) if m)})
+            report = checked(deps.sandbox, harness(snap, task, state.files),
+                             state.task.check_timeout_s)
+        judged = verify(report, baseline, task, snap, state.files)
+        if judged.verdict != "pass":
+            return judged
+        return covered(judged, deps.sandbox, task, snap, state.files, state.task.check_timeout_s)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:
@@ -76,6 +102,30 @@ class RepoKind:
             if path in out:
                 out[path] = scoped(base.get(path), out[path], new)
         return {p: t for p, t in out.items() if base.get(p) != t}
+
+
+def harness(snap: RepoSnapshot, task: RepoTask, overlay: dict[str, str]) -> Workspace:
+    """The workspace every check of a candidate runs: its code over the base snapshot, with
+    every protected path as the base holds it (agent/repo/workspace.py)."""
+    return snap.workspace(pristine(snap, overlay, task.allow_test_edits))
+
+
+def refuse_paths(snap: RepoSnapshot, task: RepoTask, paths: list[str]) -> None:
+    """Raise ``FormatError`` (for the model) when a reply's edit touches a protected path
+    or one that leaves the repository's own files."""
+    bad = []
+    for path in paths:
+        why = protected_reason(snap, path, task.allow_test_edits)
+        if why:
+            bad.append(f"{path} is {why}")
+        elif (unsafe := unsafe_reason(Path(task.root), path)) is not None:
+            bad.append(f"{path} cannot be written: {unsafe}")
+    if bad:
+        raise FormatError("Your reply changed files a fix may not change, so none of its "
+                          f"edits were used: {'; '.join(bad[:6])}. A fix changes the "
+                          "project's source code, never its tests, their configuration or "
+                          "files Python reads at start-up. Reply again with edits to source "
+                          "files only.")
 
 
 def scoped(base: str | None, candidate: str, fixed: str) -> str:

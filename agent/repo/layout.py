@@ -1,5 +1,5 @@
-"""How a repository is laid out: its pytest settings, test files, import layout and the
-configuration files the fix loop must not change.
+"""How a repository is laid out: its pytest settings, test files and import layout (the
+paths a fix must not change are in protected.py).
 
 Everything here reads file *texts* (a ``{path: text}`` mapping), never the disk, so the
 same rules classify the snapshot and a candidate's new files.
@@ -17,13 +17,10 @@ from dataclasses import dataclass, field
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
 TEST_DIRS = frozenset({"tests", "test", "testing"})
 """Folders whose every file is a test file (helpers and data included)."""
-PYTEST_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+PYTEST_FILES = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
+                "tox.ini", "setup.cfg")
 """Where pytest looks for its settings, in its own order of precedence."""
 RUFF_FILES = ("ruff.toml", ".ruff.toml")
-CONFIG_NAMES = frozenset({"pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg",
-                          "setup.py", "conftest.py", "ruff.toml", ".ruff.toml", "noxfile.py",
-                          ".pre-commit-config.yaml", "sitecustomize.py", "usercustomize.py"})
-"""Names of files that configure how the project is built, linted or tested."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +62,9 @@ def _pytest_options(name: str, text: str) -> dict[str, object] | None:
     """The pytest section of one configuration file, or None if it has none."""
     if name in ("pytest.ini", ".pytest.ini"):
         return _ini_section(text, "pytest") or {}  # pytest.ini counts even when empty
+    if name in ("pytest.toml", ".pytest.toml"):
+        table = _toml(text).get("pytest")
+        return table if isinstance(table, dict) else {}  # counts even when empty
     if name == "pyproject.toml":
         tool = _toml(text).get("tool", {})
         pytest = tool.get("pytest") if isinstance(tool, dict) else None
@@ -120,20 +120,6 @@ def is_test_file(path: str, settings: PytestSettings) -> bool:
     parts = path.split("/")
     return is_test_module(path, settings) or parts[-1] == "conftest.py" or \
         any(p in TEST_DIRS for p in parts[:-1])
-
-
-def is_config_file(path: str) -> bool:
-    """A file that configures building, linting, testing or CI (``.github/workflows``,
-    requirements files and ``.pth`` files included)."""
-    name = posixpath.basename(path)
-    return (name in CONFIG_NAMES or name.endswith(".pth") or path.startswith(".github/workflows/")
-            or (name.startswith("requirements") and name.endswith((".txt", ".in")))
-            or path in (".gitlab-ci.yml", ".travis.yml", "azure-pipelines.yml"))
-
-
-def is_protected(path: str, settings: PytestSettings) -> bool:
-    """True for a file a fix may not change unless test edits are allowed."""
-    return is_test_file(path, settings) or is_config_file(path)
 
 
 def layout_of(paths: list[str]) -> str:

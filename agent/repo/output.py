@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.repo.coverage import shown
+from codemend.agent.repo.paths import UnsafePath, check_writable
 from codemend.agent.repo.task import Counts, RepoTask
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
@@ -57,15 +59,39 @@ def counts_of(report: CheckReport | None) -> Counts | None:
 def report_json(*, run_id: str, status: str, task: RepoTask, final: CheckReport | None,
                 attempts: list[dict[str, Any]], tokens: dict[str, int], files: list[str],
                 patch: str | None, reason: str = "", iterations: int = 0, model_calls: int = 0,
-                applied: bool = False, branch_commit: str | None = None) -> dict[str, Any]:
+                applied: bool = False, branch_commit: str | None = None,
+                findings: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """``findings``: the final candidate's advisory tamper signs and removed definitions
+    (``verify.findings``)."""
     final_counts = counts_of(final)
+    cov = (final.coverage if final is not None else None) or {}
     return {"run_id": run_id, "status": status, "reason": reason, "repo": task.root,
             "commit": task.head, "iterations": iterations, "model_calls": model_calls,
             "baseline": task.baseline.model_dump(),
             "final": final_counts.model_dump() if final_counts else None,
             "targets": task.targets, "flaky": task.flaky, "files_changed": files,
             "patch": patch, "applied": applied, "branch": task.branch if branch_commit else None,
-            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens}
+            "branch_commit": branch_commit, "attempts": attempts, "tokens": tokens,
+            "advisory": (findings or {}).get("advisory", []),
+            "removed": (findings or {}).get("removed", []),
+            "dependencies": {"source": task.deps_source, "added": task.deps_added},
+            "environment": task.environment,
+            "changed_lines_executed": cov.get("files"), "coverage_error": cov.get("error")}
+
+
+def coverage_lines(report: dict[str, Any]) -> list[str]:
+    """summary.md's diff coverage: per changed file, executed / executable changed lines."""
+    files, error = report.get("changed_lines_executed"), report.get("coverage_error")
+    if error:
+        return [f"Diff coverage: not measured ({error}).", ""]
+    if not files:
+        return []
+    rows = ["Changed executable lines the suite ran (coverage.py, on the verifying run):", "",
+            "| file | executed | not executed | no target test ran |", "|---|---:|---|---|"]
+    for path, f in files.items():
+        rows.append(f"| `{path}` | {f['executed']}/{f['total']} | "
+                    f"{shown(f['not_executed']) or '-'} | {shown(f['not_by_targets']) or '-'} |")
+    return [*rows, ""]
 
 
 def summary_md(report: dict[str, Any], patch: str) -> str:
@@ -82,11 +108,17 @@ def summary_md(report: dict[str, Any], patch: str) -> str:
              f"{report['model_calls']} model call(s).", ""]
     if report["reason"]:
         parts += [report["reason"], ""]
-    parts += rows + [""]
+    parts += rows + [""] + coverage_lines(report)
     if report["targets"]:
         parts += ["Targets (failing at baseline):", *(f"- `{t}`" for t in report["targets"]), ""]
     if report["flaky"]:
         parts += ["Flaky (not targeted):", *(f"- `{t}`" for t in report["flaky"]), ""]
+    if report.get("removed"):
+        parts += ["Definitions the change removes:",
+                  *(f"- `{n}`" for n in report["removed"]), ""]
+    if report.get("advisory"):
+        parts += ["Advisory tamper signs on changed lines (not refused):",
+                  *(f"- `{n}`" for n in report["advisory"]), ""]
     if patch:
         parts += ["```diff", patch.rstrip("\n"), "```", ""]
     return "\n".join(parts)
@@ -103,7 +135,13 @@ def write_text(path: Path, text: str) -> None:
 
 def apply_to_worktree(root: Path, base: dict[str, str], overlay: dict[str, str]) -> None:
     """Write the change into the work tree; a file changed since the snapshot is never
-    overwritten (--force only allows a dirty tree)."""
+    overwritten (--force only allows a dirty tree), and no path through a symbolic link or
+    into a submodule is written (paths.py)."""
+    try:
+        check_writable(root, sorted(overlay))
+    except UnsafePath as exc:
+        raise BadInput(f"--apply: {exc}; nothing was written (the patch is in the output "
+                       "folder)") from None
     changed = []
     for rel in sorted(overlay):
         p = root / rel

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codemend.agent.repo import layout
+from codemend.agent.repo import layout, protected
 from codemend.sandbox.errors import BadInput
 from codemend.sandbox.workspace import Workspace
 
@@ -70,10 +70,13 @@ class RepoSnapshot:
         """Also for paths that are not in the snapshot (a file a fix adds)."""
         return layout.is_test_file(path, self.pytest)
 
+    def protected(self, path: str, allow_test_edits: bool = False) -> str | None:
+        """Why a fix may not change ``path`` (protected.py: tests, their configuration,
+        files Python reads at start-up; the first two with ``allow_test_edits``)."""
+        return protected.reason(path, self.pytest, allow_test_edits)
+
     def is_protected(self, path: str) -> bool:
-        """Test files and build/lint/test/CI configuration: a fix may not change them
-        unless test edits are allowed."""
-        return layout.is_protected(path, self.pytest)
+        return self.protected(path) is not None
 
     def workspace(self, changes: Mapping[str, str | None] | None = None) -> Workspace:
         """The repository-mode workspace, with ``changes`` applied (text by path; None
@@ -186,5 +189,5 @@ def from_files(root: Path, text: dict[str, str], binary: dict[str, bytes], *,
     return RepoSnapshot(
         root=root, files=text, binary=binary, head=head, branch=branch, dirty=dirty,
         layout=layout.layout_of(paths), pytest=settings, test_files=tests,
-        config_files=[p for p in paths if layout.is_config_file(p)],
+        config_files=[p for p in paths if protected.is_config_file(p)],
         ruff_settings=layout.has_ruff_settings(text), skipped=list(skipped or []))

@@ -41,7 +41,19 @@ class RepoTask(BaseModel):
     """Tests whose outcome changed between the two baseline runs: neither targets nor
     regressions."""
     baseline: Counts = Field(default_factory=Counts)
+    deps_source: str = ""
+    """The test dependency set installed (agent/repo/deps.py), e.g. ``tox test env (...)``."""
+    deps_added: list[str] = Field(default_factory=list)
+    """Undeclared needs that were added (pytest, plugins the pytest settings use)."""
+    environment: dict[str, str] = Field(default_factory=dict)
+    """Baseline failures caused by the sandbox's environment, not the code: id -> cause
+    (neither targets nor regressions)."""
     allow_test_edits: bool = False
+    allow_deletions: bool = False
+    """A fix may remove top-level functions, classes or methods (``--allow-deletions``)."""
+    require_coverage: bool = False
+    """Refuse a candidate whose changed executable lines no target test runs
+    (``--require-coverage``; agent/repo/coverage.py)."""
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     apply: bool = False
     """Write a verified fix into the work tree (``--apply``)."""

@@ -25,6 +25,7 @@ PYTEST_INI = "/opt/codemend/pytest.ini"
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 TRIM_TEXT_CHARS = 65536
 RAW_REPORT_CAP = 96 * 1024 * 1024  # read this much of a JUnit file before trimming it
+COVERAGE_CAP = 1 << 20  # the diff-coverage result (codemend_coverage.py; host: sandbox/coverage.py)
 
 
 def _read_capped(stream, cap: int, sink: dict, on_overflow) -> None:
@@ -299,14 +300,21 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
             "--tb=short", "-q", "--no-summary", "--color=no", "-s", "--", *paths]
 
 
-def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str]) -> list[str]:
+def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
+                     select: list[str] | None = None) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
     with the report options the runner needs and ``src/`` on sys.path through pytest's
-    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)."""
+    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest).
+    ``select``: a quick check of only these test files (after ``--``). pytest's own
+    deprecation warnings are ignored: they concern the check's pytest, which may be newer
+    than the one the project pins, and a project's ``filterwarnings = error`` would turn
+    them into errors its own CI never sees (after the project's filters, so this wins)."""
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
+    extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
+    paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
-            "--color=no", "-s"]
+            "--color=no", "-s", *paths]
 
 
 def ruff_args(manifest: dict, lint_paths: list[str]) -> list[str]:
@@ -341,20 +349,24 @@ def check(manifest: dict, workdir: str, token: str, started: float,
     else:
         test_paths = [str(p) for p in repo.get("tests") or []]
         args = repo_pytest_args(workdir, junit_path, [str(p) for p in repo.get("python_paths")
-                                                      or []])
+                                                      or []], [str(p) for p in repo.get("select")
+                                                               or []])
     # before any sandboxed code; a repository's sources are scanned by the host (changed
     # lines only), so they are not sent back
     inv = inventory(workdir, _workspace_files(workdir), test_paths, sources=repo is None)
     witness = WitnessPipe()
+    coverage_path = f"/report/{token}/coverage.json"
+    test_env = coverage_env(manifest, env, workdir, coverage_path)
     # a fork comes first, while this process has no other thread
-    forked = forked_pytest(args, env, workdir, timeout_s, witness.w) if forked_pytest else None
+    forked = (forked_pytest(args, test_env, workdir, timeout_s, witness.w) if forked_pytest
+              else None)
     ruff = Step("ruff", [f"{VENV_BIN}/ruff", *ruff_args(manifest, lint_paths)],
                 env, workdir, timeout_s, output_cap)
     # -s: no user site-packages (HOME is the writable /tmp); -P: the workspace is not on
     # sys.path until pytest has loaded (see witnessed_pytest); the witness rides along
     pytest = Step("pytest", [f"{VENV_BIN}/python", "-s", "-P", "-c", WITNESS_BOOT % WITNESS_FILE,
                              str(witness.w), workdir, *args],
-                  env, workdir, timeout_s, output_cap, proc=forked, pass_fds=(witness.w,))
+                  test_env, workdir, timeout_s, output_cap, proc=forked, pass_fds=(witness.w,))
     witness.start()
     pytest.exited()
     ruff.exited()
@@ -370,6 +382,12 @@ def check(manifest: dict, workdir: str, token: str, started: float,
         junit["trimmed"] = trimmed
         junit["truncated"] = junit["truncated"] or len(text) > report_cap
     ruff_json = ruff_res.pop("stdout")
+    extra = {}
+    if test_env is not env:  # diff coverage was asked for: its result, or why there is none
+        got = _read_report_file(coverage_path, COVERAGE_CAP)
+        if got.get("present"):
+            got["data"] = got["data"].decode("utf-8", errors="replace")
+        extra["coverage"] = got
     return {
         "runner": 1,
         "mode": "check",
@@ -381,7 +399,32 @@ def check(manifest: dict, workdir: str, token: str, started: float,
         "junit": junit,
         "inventory": inv,
         "witness": witness_res,
+        **extra,
     }
+
+
+def _span(span) -> bool:
+    return (isinstance(span, list) and len(span) == 2
+            and all(isinstance(n, int) and n > 0 for n in span) and span[0] <= span[1])
+
+
+def coverage_env(manifest: dict, env: dict, workdir: str, out: str) -> dict:
+    """pytest's environment: ``env``, plus the diff-coverage request (codemend_coverage.py)
+    when a repository check's manifest names changed files and their changed lines
+    (``"coverage": {path: [[first, last], ...]}``)."""
+    asked = manifest.get("coverage") if manifest.get("workspace") == "repo" else None
+    if not isinstance(asked, dict) or not asked:
+        return env
+    files = {}
+    for rel, spans in list(asked.items())[:200]:  # {path: [[first, last], ...]}
+        rel = _safe_relpath(str(rel))
+        if not (rel and rel.endswith(".py") and isinstance(spans, list)):
+            continue
+        files[rel] = [span for span in spans[:2000] if _span(span)]
+    if not files:
+        return env
+    request = {"workdir": workdir, "out": out, "files": files}
+    return {**env, "CODEMEND_COVERAGE": json.dumps(request)}
 
 
 # -- tamper evidence (docs/SECURITY.md) -----------------------------------------------------

@@ -184,12 +184,26 @@ def preload_pytest() -> None:
             pass  # e.g. no readline in this Python: then pytest does without it too
 
 
+def extra_plugins() -> list:
+    """The diff-coverage plugin when the runner asked for it (``CODEMEND_COVERAGE``):
+    codemend_coverage.py, loaded by path like this file, before the work folder is on
+    sys.path."""
+    if not os.environ.get("CODEMEND_COVERAGE"):
+        return []
+    import importlib.util as u
+    spec = u.spec_from_file_location("_codemend_coverage",
+                                     os.path.join(RUNNER_DIR, "codemend_coverage.py"))
+    module = u.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [module.coverage_plugin()]
+
+
 def witnessed_pytest(args: list[str], fd: int, workdir: str) -> int:
     """``pytest.main(args)`` with the witness reporting to ``fd``; ``workdir`` goes first on
     sys.path only after pytest and its standard modules are loaded (as ``python -m pytest``
     in it would, minus the shadowing: a project may have its own ``types.py``)."""
     import pytest
     preload_pytest()
-    witness = witness_plugin(fd)
+    plugins = [witness_plugin(fd), *extra_plugins()]
     sys.path.insert(0, workdir)
-    return int(pytest.main(args, plugins=[witness]))
+    return int(pytest.main(args, plugins=plugins))

@@ -30,7 +30,7 @@ import time
 from codemend_core import PYTEST_INI, _begin, check, fix, pytest_args
 from codemend_reset import _drop_privileges, reset
 from codemend_warm import prebuild, prebuilt, warm_up
-from codemend_witness import preload_pytest, witness_plugin
+from codemend_witness import extra_plugins, preload_pytest, witness_plugin
 
 MAX_HEADER_BYTES = 64
 MAX_MANIFEST_BYTES = 1 << 20
@@ -246,7 +246,7 @@ def _pytest_main(args: list[str], cwd: str, witness_fd: int | None = None) -> in
     sys.modules["__main__"] = main_mod
     sys.argv = [main_file, *args]
     sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)
-    plugins = [] if witness_fd is None else [witness_plugin(witness_fd)]
+    plugins = [*([] if witness_fd is None else [witness_plugin(witness_fd)]), *extra_plugins()]
     sys.path.insert(0, cwd)  # last: everything pytest needs is loaded (see _preload)
     with prebuilt(args):  # the plugin manager the zygote built (codemend_warm)
         code = int(pytest.main(args, plugins=plugins))

@@ -117,7 +117,9 @@ def test_healing_failed_without_pr_writes_only_the_summary(capsys, stage, fake, 
 
 @pytest.mark.parametrize("path", [".github/workflows/ci.yml", "tests/test_ops.py", "conftest.py",
                                   "pyproject.toml", "widget/tests/test_x.py", "tox.ini",
-                                  "requirements-dev.txt"])
+                                  "requirements-dev.txt", "pytest.toml", ".pytest.toml",
+                                  "widget-1.0.dist-info/entry_points.txt", "widget/evil.pth",
+                                  "sitecustomize.py", "widget/conftest.py"])
 def test_forged_patch_touching_protected_paths_is_refused(capsys, stage, fake, actions_env, path):
     before = stage.refs()
     art = stage.artifact(patch=fix_patch(stage, "x = 1\n", path))
@@ -285,3 +287,65 @@ def test_allow_test_edits_lets_tests_through_but_never_ci_files(capsys, stage, f
     art = stage.artifact("tests", patch=fix_patch(stage, "def test_x():\n    pass\n", "tests/test_x.py"))
     code, out, err = publish(capsys, stage, art, "--allow-test-edits")
     assert (code, out["action"]) == (0, "opened"), err
+
+
+def _maintainer_commit(stage: Stage, branch: str, env: dict[str, str] | None = None,
+                       message: str = "docs: a note from the maintainer") -> str:
+    """A person pushes a commit of their own onto the codemend PR branch."""
+    git(stage.dev, "fetch", "-q", "origin")
+    git(stage.dev, "checkout", "-q", "-B", "pr", f"origin/{branch}")
+    (stage.dev / "NOTES.md").write_text("keep this\n")
+    git(stage.dev, "add", "NOTES.md")
+    git(stage.dev, "commit", "-qm", message, env=env)
+    git(stage.dev, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    return git(stage.dev, "rev-parse", "HEAD")
+
+
+def _new_failing_commit(stage: Stage, monkeypatch) -> None:
+    (stage.dev / "README.md").write_text("widget\n")
+    git(stage.dev, "checkout", "-q", "feature")
+    git(stage.dev, "add", "README.md")
+    git(stage.dev, "commit", "-qm", "docs")
+    git(stage.dev, "push", "-q", "origin", "feature")
+    new = git(stage.dev, "rev-parse", "HEAD")
+    git(stage.checkout, "fetch", "-q", "origin")
+    git(stage.checkout, "checkout", "-q", "--detach", new)
+    stage.failing = new
+    monkeypatch.setenv("GITHUB_SHA", new)
+
+
+@pytest.mark.parametrize("who", ["no-trailer", "trailer-other-committer"])
+def test_a_maintainers_commit_on_the_pr_branch_is_never_pushed_over(capsys, stage, fake,
+                                                                  actions_env, monkeypatch, who):
+    """Updating the PR would fast-forward over (and silently revert) the maintainer's
+    commit: publish comments with the new fix instead and pushes nothing. A codemend trailer
+    copied into a person's commit does not make it codemend's."""
+    assert publish(capsys, stage, stage.artifact("first"))[0] == 0
+    head = f"{BRANCH}{stage.failing[:7]}"
+    message = "docs: a note" + ("\n\nCodemend-Run: r-1" if who != "no-trailer" else "")
+    mine = _maintainer_commit(stage, head, message=message)
+    _new_failing_commit(stage, monkeypatch)
+    code, out, err = publish(capsys, stage, stage.artifact("second", patch=fix_patch(stage)))
+    assert code == 0, err
+    assert out["action"] == "commented" and "did not make" in out["reason"]
+    assert git(stage.origin, "rev-parse", head) == mine  # nothing pushed over it
+    comments = fake.comments[1]
+    assert len(comments) == 1 and mine[:12] in comments[0]["body"]
+    assert "```diff" in comments[0]["body"] and "pushed nothing" in comments[0]["body"]
+    assert fake.problems == []
+    # honest: codemend's own branch, untouched by a person, is still updated
+    # (test_existing_codemend_pr_is_updated_not_duplicated)
+
+
+def test_the_pr_body_names_removed_definitions_and_advisory_signs(capsys, stage, fake,
+                                                                  actions_env):
+    report = json.loads((stage.artifact("plain") / "report.json").read_text())
+    report.update(removed=["widget/ops.py::old_mean"],
+                  advisory=["T112 widget/ops.py:3: registers code to run at interpreter exit "
+                            "(atexit) @here"])
+    code, out, err = publish(capsys, stage, stage.artifact("notes", report=report))
+    assert code == 0 and out["action"] == "opened", err
+    body = fake.pulls[0]["body"]
+    assert "**Removed** (1; the run allowed deletions): `widget/ops.py::old_mean`" in body
+    assert "**Advisory signs**" in body and "`T112 widget/ops.py:3: registers" in body
+    assert "(atexit) @here`" in body  # inside a code span: no mention

@@ -74,9 +74,14 @@ def test_publish_job_runs_no_repository_code_and_uses_an_app_token(wf):
     assert upload and upload[0]["if"] == "always()"
 
 
-def test_actions_are_pinned_to_a_version(wf):
+def test_actions_are_pinned_by_full_commit_sha(wf):
+    """A tag can be moved to other code; a full commit SHA cannot. Each pin names the
+    release it is, in a comment, for the person who updates it."""
     uses = [s["uses"] for j in wf["jobs"].values() for s in j["steps"] if "uses" in s]
-    assert uses and all(re.search(r"@v\d+$|@[0-9a-f]{40}$", u) for u in uses)
+    assert len(uses) == 7 and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses)
+    lines = [ln for ln in WORKFLOW.read_text().splitlines() if re.search(r"\buses:", ln)]
+    assert len(lines) == 7 and all(re.search(r"@[0-9a-f]{40}\s+# v\d+\.\d+\.\d+$", ln)
+                                   for ln in lines)
     runs = [s.get("run", "") for j in wf["jobs"].values() for s in j["steps"]]
     installs = [r for r in runs if "pip install" in r]
     assert installs and all(re.search(r"codemend(\[github\])?==\d", r) for r in installs)

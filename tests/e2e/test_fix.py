@@ -211,8 +211,9 @@ def test_test_weakening_replies_are_never_fixed(work):
     out = json.loads(res.stdout)
     assert out["status"] == "escalated" and out["patch"] is None and out["model_calls"] >= 3
     reasons = _reasons(out["out"])
-    assert "tests/test_prices.py is a test file" in reasons[0]
-    assert "tests/conftest.py is a test file" in reasons[1]
+    report = json.loads(Path(out["out"], "report.json").read_text())
+    # test edits are refused before any check, as format errors the model is told of
+    assert [a["verdict"] for a in report["attempts"]][:2] == ["format_error", "format_error"]
     assert "tamper evidence on a changed line: T101 shop/prices.py:7" in reasons[2]
     assert not Path(out["out"], "fix.patch").exists()
     assert git(repo, "status", "--porcelain") == ""  # the work tree was never touched

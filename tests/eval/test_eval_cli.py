@@ -198,3 +198,31 @@ def test_no_model_server_exits_4_and_the_eval_resumes(work):
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert (summary["jobs"], summary["pass_first"], summary["tokens_per_solved"]) == (1, 1.0, 120)
+
+
+def test_the_model_settings_come_from_flags_env_and_pyproject_and_resume_keeps_them(work):
+    """The base URL, temperature and seed follow the settings' order (flags > CODEMEND_* >
+    [tool.codemend]) as the model does; --resume refuses to change how the eval samples."""
+    (work / "pyproject.toml").write_text("[tool.codemend]\nseed = 7\ntemperature = 0.9\n")
+    out = work / "ev"
+    with OpenAIServer() as server:
+        server.default = ok("no code block in this reply")  # unusable: nothing to check
+        res = subprocess.run([*CODEMEND, "eval", "humaneval", "--tasks", "0", "--model",
+                              "openai-compat:coder", "--max-iterations", "1", "--sandbox",
+                              "cold", "--out", str(out), "--json"], cwd=work,
+                             env={**env(), "CODEMEND_BASE_URL": server.url,
+                                  "CODEMEND_TEMPERATURE": "0.3"},
+                             capture_output=True, text=True, timeout=600,
+                             stdin=subprocess.DEVNULL)
+        bodies, url = [r.json for r in server.requests], server.url
+    assert res.returncode == 0, res.stderr
+    assert bodies and all((b["temperature"], b["seed"]) == (0.3, 7) for b in bodies), bodies
+    meta = json.loads((out / "eval.json").read_text())
+    assert (meta["base_url"], meta["temperature"], meta["seed"]) == (url, 0.3, 7)
+    for flag, value, recorded in (("--temperature", "0.5", "temperature 0.3"),
+                                  ("--seed", "8", "seed 7")):
+        res = codemend("eval", "--resume", str(out), flag, value, cwd=work)
+        assert res.returncode == 2 and recorded in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    res = codemend("eval", "--resume", str(out), "--temperature", "0.3", "--json", cwd=work)
+    assert res.returncode == 0, res.stderr  # the recorded value itself is no change

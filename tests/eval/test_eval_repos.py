@@ -72,6 +72,11 @@ def test_a_folder_of_repositories_is_a_suite(tmp_path, docker_client, sandbox_im
            for t, r in records.items()}
     assert got == {"first": ("solved", True, True, 1, 1), "second": ("solved", False, True, 2, 2),
                    "clean": ("clean", False, False, 0, 0)}
-    assert (summary["tasks"], summary["pass_first"], summary["pass_healed"]) == (3, 1 / 3, 2 / 3)
+    # the clean repository had no bug to heal: it counts apart, not as a miss
+    assert (summary["tasks"], summary["jobs"], summary["clean"]) == (3, 3, 1)
+    assert (summary["pass_first"], summary["pass_healed"], summary["mean_iterations"]) == \
+        (1 / 2, 1.0, 3 / 2)
+    assert "| clean (every test passes at baseline) | 1 |" in (tmp_path / "ev" / "report.md"
+                                                                ).read_text()
     for name in ("first", "second"):  # eval only measures: the work trees are untouched
         assert (suite / name / "shop" / "prices.py").read_text() == BUGGY

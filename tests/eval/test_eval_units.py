@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from itertools import combinations
 from pathlib import Path
 
@@ -118,3 +119,111 @@ def test_suite_loading_and_its_bad_input(tmp_path):
         load_suite(str(repos), "scripted")
     suite = load_suite(str(repos), "ollama:m")
     assert suite.kind == "repos" and suite.tasks[0].repo == str(repos / "r1")
+
+
+def test_clean_jobs_count_apart_from_the_rates():
+    """A repository with no bug at baseline is neither a pass nor a miss: every rate and
+    iteration figure is over the other jobs, and the four outcomes add up to the jobs."""
+    clean = {**rec("c", 0, first=False, healed=False, iterations=0, checks=0),
+             "status": "clean"}
+    records = [rec("a", 0, first=True, healed=True, iterations=1),
+               rec("a", 1, first=False, healed=True, iterations=3),
+               rec("b", 0, first=False, healed=False, iterations=4),
+               rec("b", 1, first=False, healed=False, iterations=2, status="failed"),
+               clean, {**clean, "id": "c#1", "sample": 1}]
+    s = summarize(records, samples=2, max_iterations=4)
+    assert (s["jobs"], s["scored"], s["clean"], s["tasks"]) == (6, 4, 2, 3)
+    assert s["solved"] + s["escalated"] + s["failed"] + s["clean"] == s["jobs"]
+    assert (s["solved"], s["escalated"], s["failed"]) == (2, 1, 1)
+    assert s["pass_first"] == 1 / 4 and s["pass_healed"] == 2 / 4
+    assert s["mean_iterations"] == 10 / 4
+    assert [p["pass_rate"] for p in s["healing"]] == [1 / 4, 1 / 4, 2 / 4, 2 / 4]
+    assert s["pass_at_k"] == {"1": (1 + 0) / 2, "2": (1 + 0) / 2}  # tasks a and b only
+    only_clean = summarize([clean], samples=1, max_iterations=4)
+    assert (only_clean["pass_healed"], only_clean["mean_iterations"]) == (None, None)
+    from codemend.agent.eval.report import markdown
+
+    report = markdown({"suite": "s", "model": "m"}, s, records, None)
+    assert "| clean (every test passes at baseline) | 2 |" in report
+    assert "| solved / escalated / failed | 2 / 1 / 1 |" in report
+
+
+class Sandbox:
+    """Passes a solution that returns 3; after ``down_after`` checks Docker is "gone"."""
+
+    def __init__(self, down_after: int | None = None) -> None:
+        self.down_after, self.checked_at = down_after, []
+
+    def check(self, workspace, *, timeout_s=None):
+        from codemend.sandbox.errors import InfraError
+        from codemend.sandbox.report import CheckReport, LintReport, TestReport
+
+        if self.down_after is not None and len(self.checked_at) >= self.down_after:
+            raise InfraError("the Docker daemon is gone")
+        self.checked_at.append(time.time())
+        ok = "return 3" in workspace.files["sol.py"]
+        return CheckReport(verdict="pass" if ok else "fail", duration_s=0.1,
+                           lint=LintReport(ok=True, findings=[]),
+                           tests=TestReport(ok=ok, passed=int(ok), failed=int(not ok)))
+
+    def autofix(self, workspace):
+        from codemend.sandbox.base import FixResult
+
+        return FixResult(files=dict(workspace.files))
+
+    def close(self):
+        pass
+
+
+def spec_task(tid: str, replies: list[str]):
+    from codemend.agent.eval.suite import EvalTask
+    from codemend.agent.state import TaskInfo
+
+    info = TaskInfo(name=tid, prompt="Write add(a, b).", solution_files=["sol.py"],
+                    tests={"tests/test_sol.py": "def test_add():\n    pass\n"})
+    return EvalTask(tid, info, 4, tuple(replies))
+
+
+GOOD = "```python\ndef add(a, b):\n    return 3\n```"
+BAD = "```python\ndef add(a, b):\n    return 0\n```"
+
+
+def test_task_ids_that_differ_only_in_unsafe_characters_are_two_runs(tmp_path):
+    """Repository folders "a b" and "a-b": before, both were run a-b.s0, and the second job
+    read the first one's outcome as its own."""
+    from codemend.agent.eval.job import Job, ModelSpec, run_job
+    from codemend.agent.runs import RunStore
+
+    spaced, dashed = Job(spec_task("a b", [GOOD]), 0), Job(spec_task("a-b", [BAD, BAD]), 0)
+    assert spaced.run_id != dashed.run_id
+    assert dashed.run_id == "a-b.s0"  # an id that is already safe keeps its run id
+    with RunStore(tmp_path / "state") as store:
+        first = run_job(spaced, store, Sandbox(), ModelSpec("scripted"))
+        second = run_job(dashed, store, Sandbox(), ModelSpec("scripted"))
+        assert (first["task"], first["status"]) == ("a b", "solved")
+        assert (second["task"], second["status"]) == ("a-b", "escalated")
+        assert store.meta(dashed.run_id)["task"] == "a-b"
+
+
+def test_a_resumed_run_counts_the_time_of_its_checks_before_the_kill(tmp_path):
+    """Docker goes away after the first check: the job stops, resumable. The resumed job's
+    record counts both checks, so its busy time must cover the first one too."""
+    from codemend.agent.eval.job import Job, ModelSpec, run_job
+    from codemend.agent.runs import RunStore
+    from codemend.sandbox.errors import InfraError
+
+    job = Job(spec_task("add", [BAD, GOOD]), 0)
+    down = Sandbox(down_after=1)
+    with RunStore(tmp_path / "state") as store:
+        with pytest.raises(InfraError):
+            run_job(job, store, down, ModelSpec("scripted"))
+    resumed_at = time.time()
+    with RunStore(tmp_path / "state") as store:
+        rec = run_job(job, store, Sandbox(), ModelSpec("scripted"))
+    assert (rec["status"], rec["checks"], rec["iterations"]) == ("solved", 2, 2)
+    (first_check,) = down.checked_at
+    assert first_check < resumed_at <= rec["started"]
+    assert any(a <= first_check <= b for a, b in rec["spans"]), rec["spans"]
+    assert rec["busy_s"] >= rec["wall_s"] + (first_check - rec["spans"][0][0]) - 0.01
+    s = summarize([rec], samples=1, max_iterations=4)
+    assert s["busy_s"] >= rec["busy_s"] - 0.01 and s["busy_s"] > rec["wall_s"]

@@ -28,7 +28,7 @@ def test_tag_changes_with_the_base_image_id():
 
 def test_pins_are_read_from_the_dockerfile():
     pins = image.pins()
-    assert set(pins) >= {"RUFF_VERSION", "PYTEST_VERSION"}
+    assert set(pins) >= {"RUFF_VERSION", "PYTEST_VERSION", "COVERAGE_VERSION"}
     assert all(v[0].isdigit() for v in pins.values())
 
 

@@ -15,7 +15,13 @@ from codemend.agent.repo.kind import scoped
 from codemend.agent.repo.output import patch_text
 from codemend.agent.repo.snapshot import from_files
 from codemend.agent.repo.task import SUITE_TARGET, RepoTask
-from codemend.agent.repo.verify import changed_lines, file_problems, verify
+from codemend.agent.repo.verify import (
+    changed_lines,
+    changed_signs,
+    file_problems,
+    findings,
+    verify,
+)
 from codemend.sandbox.report import CheckReport, Finding, LintReport, TestCase, TestReport
 
 LIB = "import builtins\n\n\ndef area(w, h):\n    return w + h\n\n\ndef name():\n    return 'x'\n"
@@ -86,12 +92,17 @@ def test_changed_lines_are_the_added_or_modified_ones():
     assert changed_lines("a\nb\n", "a\n") == set()
 
 
-def test_tests_config_and_ci_are_protected_unless_allowed():
+def test_tests_and_config_are_protected_unless_allowed_ci_and_startup_files_always():
     s = snap()
-    for path in ("tests/test_geo.py", "tests/conftest.py", "pyproject.toml",
-                 ".github/workflows/ci.yml", "pytest.ini"):
+    for path in ("tests/test_geo.py", "tests/conftest.py", "pyproject.toml", "pytest.ini",
+                 "pytest.toml", ".pytest.toml", "tox.ini", "setup.cfg", "ruff.toml",
+                 "src/conftest.py"):
         assert file_problems(s, path, "x = 1\n", False), path
         assert not file_problems(s, path, BASE.get(path, "") + "# note\n", True), path
+    for path in (".github/workflows/ci.yml", "pkg/x.pth", "pkg-1.0.dist-info/entry_points.txt",
+                 "pkg.egg-info/entry_points.txt", "pkg.egg-link", "sitecustomize.py",
+                 "pkg/usercustomize.py", "pkg/__pycache__/geo.cpython-312.pyc", "pkg/geo.pyc"):
+        assert file_problems(s, path, "x = 1\n", True), path
     assert file_problems(s, "pkg/geo.py", LIB.replace("w + h", "w * h"), False) == []
 
 
@@ -107,9 +118,35 @@ def test_tamper_scan_sees_changed_lines_only():
     s = snap()
     # `import builtins` is the library's own code, untouched: not flagged
     assert file_problems(s, "pkg/geo.py", LIB.replace("w + h", "w * h"), False) == []
+    assert changed_signs(s, {"pkg/geo.py": LIB.replace("w + h", "w * h")}).fatal == []
     planted = LIB.replace("    return w + h\n", "    import sys\n    sys.exit(0)\n")
-    problems = file_problems(s, "pkg/geo.py", planted, False)
-    assert problems and "T110" in problems[0] and "pkg/geo.py:6" in problems[0]
+    fatal = changed_signs(s, {"pkg/geo.py": planted}).fatal
+    assert [(f.code, f.where) for f in fatal] == [("T110", "pkg/geo.py:6")]
+    problems = verify(report([(A, "passed"), (B, "passed"), (C, "passed")], verdict="pass"),
+                      BASELINE, TASK, s, {"pkg/geo.py": planted}).message
+    assert "tamper evidence on a changed line: T110 pkg/geo.py:6" in problems
+
+
+MAIN = 'def main():\n    return 0\n\n\nif __name__ == "__main__":\n    import sys\n' \
+    '    sys.exit(main())\n'
+
+
+@pytest.mark.parametrize("added, advisory", [
+    (MAIN, ["T110"]),
+    ("import atexit\natexit.register(print)\n", ["T112"]),
+    ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_DFL)\n", ["T110"]),
+    ("import sys\nsys.exit(main())\n", []),  # outside a __main__ guard: still fatal
+    ("import os\nif __name__ == '__main__':\n    os._exit(0)\n", []),
+])
+def test_exits_in_a_main_guard_atexit_and_signal_are_advisory(added, advisory):
+    new = LIB + "\n\n" + added
+    got = changed_signs(snap(), {"pkg/geo.py": new})
+    assert sorted({a.code for a in got.advisory}) == advisory
+    assert (got.fatal == []) is bool(advisory)
+    checked = report([(A, "passed"), (B, "passed"), (C, "passed")], verdict="pass")
+    assert (verify(checked, BASELINE, TASK, snap(), {"pkg/geo.py": new}).verdict == "pass") \
+        is bool(advisory)
+    assert findings(snap(), {"pkg/geo.py": new})["advisory"] == [str(a) for a in got.advisory]
 
 
 # -- verification against the baseline -------------------------------------------------
@@ -174,7 +211,16 @@ def test_a_suite_that_cannot_start_is_a_target_satisfied_when_it_runs():
     broken = report([], error="pytest was interrupted")
     task = TASK.model_copy(update={"targets": [SUITE_TARGET]})
     assert "does not run" in verify(broken, broken, task, snap(), FIXED).message
-    assert verify(report([(B, "passed")]), broken, task, snap(), FIXED).verdict == "pass"
+    ran = report([("tests/test_geo.py::test_area", "passed")])
+    assert verify(ran, broken, task, snap(), FIXED).verdict == "pass"
+    # the pristine test files' ids are the floor: one that does not run is a regression
+    for outcome in ("skipped", None):
+        other = report([(B, "passed")] + ([("tests/test_geo.py::test_area", outcome)]
+                                          if outcome else []))
+        got = verify(other, broken, task, snap(), FIXED)
+        assert got.verdict == "fail", outcome
+        assert ("tests/test_geo.py::test_area (in the test files) did not run: "
+                f"{outcome or 'missing'}") in got.message
 
 
 def test_forged_results_caught_by_the_sandbox_are_never_verified():

@@ -4,6 +4,7 @@ history in both, while the compact one stays small and flat however long the run
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import zlib
 
@@ -271,3 +272,104 @@ def test_the_checkpointer_is_set_up_before_any_thread_can_use_it(tmp_path):
         tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
         assert {"checkpoints", "writes", "codemend_checkpoints", "codemend_writes",
                 "codemend_payloads"} <= tables
+
+
+def payload_texts(store: RunStore) -> list[bytes]:
+    return [zlib.decompress(r[0]) for r in store.conn.execute(
+        "SELECT data FROM codemend_payloads")]
+
+
+def solve(store: RunStore, run_id: str, bodies: list[str], last: str = "pass") -> None:
+    by_code = {b: report(0, 1) for b in bodies}
+    by_code[bodies[-1]] = report(1, 0, ids=("t",)) if last == "pass" else report(0, 2)
+    deps = Deps(model=ScriptedModel.from_replies([code(b) for b in bodies]),
+                sandbox=FakeSandbox(by_code))
+    store.register(run_id, "add", "scripted", "")
+    with pytest.MonkeyPatch.context() as mp:  # never stuck: each failure is new
+        mp.setattr("codemend.agent.routing.stuck_reason", lambda state: None)
+        store.start(run_id, TASK, "scripted", len(bodies), deps)
+
+
+def test_deleting_a_thread_removes_its_payloads_but_not_shared_ones(tmp_path):
+    with RunStore(tmp_path / "state") as store:
+        solve(store, "a", ["SHARED", "ONLY-IN-A"])
+        solve(store, "b", ["SHARED", "ONLY-IN-B"])
+        assert sum(b"ONLY-IN-A" in p for p in payload_texts(store)) == 1
+        store.saver.delete_thread("a")
+        texts = payload_texts(store)
+        assert not any(b"ONLY-IN-A" in p for p in texts)
+        assert sum(b"SHARED" in p for p in texts) == 1 and any(b"ONLY-IN-B" in p for p in texts)
+        assert store.saver.get_tuple(store.config("a")) is None
+        fresh = CompactSaver(store.conn, serde=serde())  # from the file, no cache
+        attempts = fresh.get_tuple(store.config("b")).checkpoint["channel_values"]["attempts"]
+        assert [a.files["sol.py"] for a in attempts] == ["SHARED\n", "ONLY-IN-B\n"]
+        solve(store, "c", ["ONLY-IN-A"])  # a payload the writer had cached is stored again
+        fresh = CompactSaver(store.conn, serde=serde())
+        attempts = fresh.get_tuple(store.config("c")).checkpoint["channel_values"]["attempts"]
+        assert attempts[0].files == {"sol.py": "ONLY-IN-A\n"}
+
+
+def test_delta_channel_history_is_the_stock_savers(tmp_path):
+    """LangGraph's DeltaChannel support walks a thread's history through the saver; the
+    stock saver's fast path reads its own tables, which hold nothing of a compact thread."""
+    store, tee = teed(tmp_path)
+    solve(store, "r", ["A", "B", "C"])
+    config = {"configurable": {"thread_id": "r"}}
+    channels = ["attempts", "iteration", "files", "status"]
+    for tup in list(tee.stock.list(config))[:6]:
+        ours = store.saver.get_delta_channel_history(config=tup.config, channels=channels)
+        theirs = tee.stock.get_delta_channel_history(config=tup.config, channels=channels)
+        assert ours == theirs
+    latest = store.saver.get_delta_channel_history(config=config, channels=["attempts"])
+    assert latest == tee.stock.get_delta_channel_history(config=config, channels=["attempts"])
+    assert [a.files["sol.py"] for a in latest["attempts"]["seed"]] == ["A\n", "B\n", "C\n"]
+
+
+def test_runs_prune_frees_the_space_of_finished_runs(tmp_path, capsys):
+    import json
+
+    from codemend.agent.cli import main
+    from codemend.agent.repo.snapshot import from_files
+    from codemend.agent.repo.task import RepoTask
+    from codemend.agent.state import TaskInfo
+
+    state = tmp_path / "state"
+    with RunStore(state) as store:
+        for k in range(3):  # finished runs with large files of their own
+            solve(store, f"done{k}", ["SHARED", f"# {k}\n" + secrets.token_hex(60_000)])
+        solve(store, "paused", ["SHARED", "ESCALATED"], last="fail")
+        bases = store.bases()
+        snaps = [bases.put_snapshot(from_files(tmp_path, {"m.py": f"X = {k}\n",
+                                                         "test_m.py": "import m\n"}, {}))
+                 for k in range(2)]
+        for run_id, base, status in (("repo-done", snaps[0], "solved"),
+                                     ("repo-paused", snaps[1], "escalated"),
+                                     ("repo-done-2", snaps[1], "solved")):
+            info = TaskInfo(name=run_id, prompt="", solution_files=[], tests={}, kind="repo",
+                            repo=RepoTask(root=str(tmp_path), base_id=base))
+            store.register(run_id, run_id, "m", "", info=info, max_iterations=2)
+            store.set_summary(run_id, status, 1, "repo")
+    size = (state / "runs.sqlite").stat().st_size
+
+    def runs(*args: str) -> tuple[int, dict]:
+        code_ = main(["runs", "--state-dir", str(state), "--json", *args])
+        return code_, json.loads(capsys.readouterr().out)
+
+    assert runs("--prune", "--older-than", "1") == (0, {
+        "pruned": [], "kept": 0, "payloads": 0, "snapshots": 0, "bytes_before": size,
+        "bytes_after": size, "bytes_freed": 0})  # nothing is a day old yet
+    code_, done = runs("--prune")
+    assert code_ == 0
+    assert sorted(done["pruned"]) == ["done0", "done1", "done2", "repo-done", "repo-done-2"]
+    assert (done["kept"], done["snapshots"]) == (2, 1)
+    assert done["bytes_freed"] > 3 * 60_000 and (state / "runs.sqlite").stat().st_size < \
+        size - 3 * 60_000
+    assert [r["run_id"] for r in runs()[1]["runs"]] == ["paused", "repo-paused"]
+    with RunStore(state) as store:
+        out = store.outcome("paused")
+        assert [a.files["sol.py"] for a in out.state.attempts] == ["SHARED\n", "ESCALATED\n"]
+        assert store.bases().snapshot(snaps[1]).files["m.py"] == "X = 1\n"
+        with pytest.raises(KeyError):
+            store.bases().snapshot(snaps[0])
+    assert main(["runs", "--state-dir", str(state), "--prune", "--older-than", "-1"]) == 2
+    assert main(["runs", "--state-dir", str(state), "--older-than", "3"]) == 2

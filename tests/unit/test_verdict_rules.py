@@ -1,0 +1,114 @@
+"""Verification rules of issue 17 without Docker: removed definitions, outcomes that ran
+at baseline, and the floor of a suite that could not start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codemend.agent.repo import deletions, floor
+from codemend.agent.repo.snapshot import from_files
+from codemend.agent.repo.task import SUITE_TARGET, RepoTask
+from codemend.agent.repo.verify import verify
+from test_repo_loop import BASELINE, LIB, TASK, A, B, C, report, snap
+
+SHOP = '''import os
+
+
+def total(xs):
+    return sum(xs)
+
+
+class Cart:
+    def add(self, x):
+        pass
+
+    def clear(self):
+        pass
+
+
+try:
+    from fast import speedup
+except ImportError:
+    def speedup(f):
+        return f
+'''
+
+
+def test_removed_definitions_are_named():
+    gone = SHOP.replace("    def clear(self):\n        pass\n", "").replace(
+        "def total(xs):\n    return sum(xs)\n", "")
+    assert deletions.removed({"shop.py": SHOP}, {"shop.py": gone}) == [
+        "shop.py::Cart.clear", "shop.py::total"]
+    assert deletions.removed({"shop.py": SHOP}, {"shop.py": SHOP.replace("def speedup",
+                                                                         "def speed_up")}) \
+        == ["shop.py::speedup"]
+    # a new file, an unparseable one or an added definition removes nothing
+    assert deletions.removed({}, {"new.py": "x = 1\n"}) == []
+    assert deletions.removed({"shop.py": SHOP}, {"shop.py": "def (\n"}) == []
+    assert deletions.removed({"shop.py": SHOP}, {"shop.py": SHOP + "\n\ndef more():\n    pass\n"}) == []
+
+
+def test_a_removal_is_refused_unless_allowed():
+    checked = report([(A, "passed"), (B, "passed"), (C, "passed")], verdict="pass")
+    cut = {"pkg/geo.py": LIB.replace("w + h", "w * h").replace(
+        "\n\ndef name():\n    return 'x'\n", "")}
+    refused = verify(checked, BASELINE, TASK, snap(), cut)
+    assert refused.verdict == "fail" and "the change removes pkg/geo.py::name" in refused.message
+    allowed = TASK.model_copy(update={"allow_deletions": True})
+    assert verify(checked, BASELINE, allowed, snap(), cut).verdict == "pass"
+
+
+def test_a_test_that_ran_at_baseline_may_not_be_skipped_even_when_flaky():
+    flaky = TASK.model_copy(update={"flaky": [C]})
+    fixed = {"pkg/geo.py": LIB.replace("w + h", "w * h")}
+    ok = report([(A, "passed"), (B, "passed"), (C, "failed")])
+    assert verify(ok, BASELINE, flaky, snap(), fixed).verdict == "pass"
+    for outcome in ("skipped", None):
+        cases = [(A, "passed"), (B, "passed")] + ([(C, outcome)] if outcome else [])
+        got = verify(report(cases), BASELINE, flaky, snap(), fixed)
+        assert got.verdict == "fail" and f"{C} passed at baseline and is now " \
+            f"{outcome or 'missing'}" in got.message
+
+
+TESTS = '''import sys
+
+import pytest
+
+
+def test_plain():
+    pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="posix")
+def test_posix():
+    pass
+
+
+class TestGroup:
+    def test_one(self):
+        pass
+
+    def test_two(self):
+        pytest.skip("not yet")
+'''
+
+
+def test_the_floor_leaves_out_tests_that_may_skip_themselves():
+    s = from_files(Path("/r"), {"pkg.py": "", "tests/test_x.py": TESTS}, {})
+    assert floor.must_run(s) == ["tests/test_x.py::test_plain",
+                                 "tests/test_x.py::TestGroup::test_one"]
+    assert floor.not_run(["t.py::a", "t.py::b", "t.py::c"], {
+        "t.py::a[1]": "skipped", "t.py::a[2]": "passed", "t.py::b": "skipped"}) == [
+        ("t.py::b", "skipped"), ("t.py::c", "missing")]
+    skipping = from_files(Path("/r"), {"pkg.py": "", "tests/test_x.py": TESTS,
+                                       "tests/conftest.py": "import pytest\npytest.skip\n"}, {})
+    assert floor.must_run(skipping) == []
+
+
+def test_the_floor_applies_only_when_the_baseline_suite_could_not_start():
+    fixed = {"pkg/geo.py": LIB.replace("w + h", "w * h")}
+    checked = report([(A, "passed"), (B, "passed"), (C, "passed")])
+    assert verify(checked, BASELINE, TASK, snap(), fixed).verdict == "pass"
+    broken = report([], error="pytest was interrupted")
+    task = RepoTask(root="/repo", base_id="x", targets=[SUITE_TARGET])
+    assert "did not run" in verify(checked, broken, task, snap(), fixed).message
