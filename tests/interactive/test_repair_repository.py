@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
-from conftest import _codemend
 from test_fix import GOOD, PRICES, git, shop
 from wordtools import write_replies
 
@@ -49,7 +49,8 @@ def test_resume_from_the_first_prompt_then_retest_and_no_empty_proposal(term_fac
     assert t.finish() == 0
     assert "no change" not in t.text()
     assert git(repo, "status", "--porcelain") == ""
-    shown = subprocess.run([*_codemend(), "show", "repo-run", "--json", "--state-dir", "state"],
-                           cwd=tmp_path, capture_output=True, text=True, check=True)
+    shown = subprocess.run([sys.executable, "-m", "codemend.agent.cli", "show", "repo-run",
+                            "--json", "--state-dir", "state"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True)
     models = [a["model"] for a in json.loads(shown.stdout)["attempts"]]
     assert models == [None, "scripted:r.json"]  # recorded under the model that wrote it
