@@ -18,6 +18,7 @@ from codemend.agent.nodes import Deps
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.saver import CompactSaver
 from codemend.agent.state import Attempt, RunState, TaskInfo
+from codemend.agent.taskkinds import task_kinds
 from codemend.sandbox.errors import BadInput, InfraError
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.constants import START
@@ -281,6 +282,7 @@ class RunStore:
         resume = self.resume_command(run_id)
         if deps.repo_bases is None:
             deps.repo_bases = self.bases()
+        deps.kinds = task_kinds()
         with paused_on_infra_error(resume), db_errors(self.path, resume):
             if isinstance(payload, RunState):
                 self.set_summary(run_id, "running", payload.iteration, payload.task.kind)

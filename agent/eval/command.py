@@ -111,7 +111,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(f"eval [bold]{meta['suite']}[/] with {meta['model']}: {len(jobs)} runs "
                       f"({len(jobs) - len(todo)} done before), results in {folder}")
         if todo:
-            executor = _executor(args, settings, suite, spec, folder, stack)
+            executor = _executor(args, settings, suite, spec, folder, stack, console)
             try:
                 error = _drive(executor, todo, jobs, results, console)
             except KeyboardInterrupt:
@@ -141,13 +141,15 @@ def _make_folder(folder: Path, meta: dict[str, Any]) -> None:
 
 
 def _executor(args: argparse.Namespace, settings: Settings, suite: Suite, spec: ModelSpec,
-              folder: Path, stack: ExitStack):
+              folder: Path, stack: ExitStack, console: Console):
     if args.ray:
         try:
             from codemend.agent.eval.ray_exec import RayExecutor
         except ImportError:
             raise BadInput("--ray needs Ray: pip install 'codemend[ray]'") from None
-        executor = RayExecutor(args.ray, spec, suite.sandbox_config(), settings.pool_size)
+        executor = RayExecutor(args.ray, spec, suite.sandbox_config(), settings.pool_size,
+                               progress=lambda m: console.print(f"[dim]{m}[/]",
+                                                                highlight=False))
         stack.callback(executor.close)
         return executor
     from codemend.agent.eval.local import LocalExecutor
@@ -177,8 +179,9 @@ def _drive(executor, todo: list[Job], jobs: list[Job], results: ResultsFile,
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("eval", total=len(jobs), completed=done(), rate=_rate(solved(),
                                                                                       done()))
-        try:
-            for _job, outcome in executor.run(todo):
+        def write(finished) -> None:
+            nonlocal error
+            for _job, outcome in finished:
                 if isinstance(outcome, BaseException):
                     if error is None:
                         error = outcome
@@ -186,10 +189,14 @@ def _drive(executor, todo: list[Job], jobs: list[Job], results: ResultsFile,
                     continue
                 results.append(outcome)
                 progress.update(bar, completed=done(), rate=_rate(solved(), done()))
+
+        try:
+            write(executor.run(todo))
         except KeyboardInterrupt:
             executor.stop()
-            console.print("stopping: the runs in flight finish and are kept (Ctrl-C again to "
-                          "quit at once; `--resume` continues those from their checkpoints)")
+            console.print("stopping: the runs in flight finish and are written (Ctrl-C again "
+                          "to quit at once; `--resume` continues the rest)")
+            write(executor.finished())
             raise
     return error
 

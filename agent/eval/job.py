@@ -21,6 +21,7 @@ from codemend.agent.models import resolve_model
 from codemend.agent.models.base import Model
 from codemend.agent.models.scripted import ScriptedModel
 from codemend.agent.nodes import Deps
+from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.runs import Outcome, RunStore
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import InfraError
@@ -91,9 +92,12 @@ class Spans:
         return [*self.earlier, [self.start, end]]
 
 
-def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec) -> dict[str, Any]:
+def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec,
+            snapshot: RepoSnapshot | None = None) -> dict[str, Any]:
     """Run (or finish) one job and return its result line. Raises what the loop raises
-    (``InfraError`` when the model server or Docker is gone: the run stays resumable)."""
+    (``InfraError`` when the model server or Docker is gone: the run stays resumable).
+    ``snapshot``: a repository task's work tree as the driver read it (on a Ray node,
+    which may not see the driver's folders); None reads ``job.task.repo`` here."""
     started_at, started = time.time(), time.monotonic()
     model = spec.build(job.task, job.sample)
     spans = Spans(store, job.run_id)
@@ -110,7 +114,8 @@ def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec) -> dic
         elif job.task.repo is not None:
             from codemend.agent.eval.repos import start_repo_job
 
-            out = start_repo_job(job, store, deps, spec.model, on_attempt=spans.tick)
+            out = start_repo_job(job, store, deps, spec.model, on_attempt=spans.tick,
+                                 snapshot=snapshot)
             if out is None:  # nothing fails at baseline: not a bug to heal
                 return clean_record(job, started_at, time.monotonic() - started)
         else:

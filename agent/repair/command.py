@@ -184,6 +184,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
                     targets=baseline.targets, flaky=baseline.flaky,
                     environment=baseline.environment,
                     baseline=counts(baseline.report), allow_test_edits=False,
+                    allow_deletions=bool(getattr(args, "allow_deletions", False)),
                     context_tokens=DEFAULT_CONTEXT_TOKENS, apply=False, branch=None)
     info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
                     check_timeout_s=timeout_s, spec_path=str(root), kind="repo", repo=task)

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from codemend.agent.edit_copy import ask_and_edit
-from codemend.agent.kinds import kind_of
-from codemend.agent.nodes import Deps, checked
+from codemend.agent.nodes import Deps
 from codemend.agent.repair import view
 from codemend.agent.repair.steps import Step, fork, steps
 from codemend.agent.repair.target import WorkTree, commit
 from codemend.agent.repo.paths import UnsafePath
 from codemend.agent.runs import RunStore, with_update
 from codemend.agent.state import Attempt, RunState
+from codemend.agent.taskkinds import task_kinds
 from codemend.agent.terminal import ESCALATION, Menu, Option, Terminal
+from codemend.sandbox.retry import checked
 from langgraph.types import Command
 from rich.markup import escape
 
@@ -50,6 +51,7 @@ class Session:
         self.store, self.run_id, self.deps, self.term = store, run_id, deps, term
         if deps.repo_bases is None:  # the preview and re-test read a repository's base too
             deps.repo_bases = store.bases()
+        deps.kinds = task_kinds()
         self.target, self.commit, self.out_dir = target, commit, out_dir
         self.baseline, self.update = baseline, update
         self.config = store.config(run_id)
@@ -197,7 +199,7 @@ class Session:
             self.term.say("[dim]nothing to check yet[/]")
             return
         now = state.model_copy(update={"files": state.applied})
-        kind = kind_of(state.task)
+        kind = self.deps.kind(state.task)
         with self.term.console.status("[dim]checking in the sandbox...[/]"):
             report = kind.judge(now, self.deps, checked(
                 self.deps.sandbox, kind.workspace(now, self.deps), state.task.check_timeout_s))

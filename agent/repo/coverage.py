@@ -101,7 +101,7 @@ def covered(judged: CheckReport, sandbox: Any, task: RepoTask, snap: RepoSnapsho
             overlay: dict[str, str], timeout_s: float) -> CheckReport:
     """The verified report with its diff coverage (a second check, with coverage.py on);
     under ``--require-coverage`` a candidate whose changed lines no target test runs fails."""
-    from codemend.agent.nodes import checked
+    from codemend.sandbox.retry import checked
 
     asked = request(snap, overlay)
     if asked:

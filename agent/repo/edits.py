@@ -28,7 +28,7 @@ from codemend.agent.extract import FormatError
 from codemend.agent.repo import edit_paths
 from codemend.agent.repo.edit_match import Ambiguous, Found, NoMatch, find, holds, nearest
 from codemend.agent.repo.edit_parse import Edit, parse_edits
-from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of
+from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of, placeholder_line
 from codemend.sandbox.workspace import check_relpath
 
 __all__ = ["HOW", "Edit", "apply_edits", "parse_edits"]
@@ -103,6 +103,11 @@ class _Applier:
         what = "the diff hunk" if e.hint is not None else "the SEARCH text"
         said = f" (its @@ header says line {e.hint})" if e.hint is not None else ""
         tabs = text.uses_tabs()
+        left_out = placeholder_line(replace, path)
+        if left_out and not any(is_placeholder(x) for x in search):
+            raise ValueError(f"{path}: the REPLACE of {what} stands for left-out code with "
+                             f"`{left_out[1]}`, which would be written into the file; write "
+                             "the lines out in full")
         try:
             out = _step(text.lines, search, replace, tabs)
         except Ambiguous as exc:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
-from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
@@ -21,6 +20,7 @@ from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
 from codemend.agent.repo.workspace import pristine, protected_reason
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.retry import checked
 from codemend.sandbox.workspace import Workspace
 
 if TYPE_CHECKING:

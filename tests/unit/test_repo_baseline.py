@@ -82,4 +82,4 @@ def test_environment_failures_are_reported_apart_and_never_targets():
     task = RepoTask(root="/repo", base_id="b", targets=got.targets,
                     environment=got.environment)
     fixed = [c if c.id != "tests/test_a.py::test_sum" else case(c.id, "passed") for c in cases]
-    assert verify.test_problems(report(fixed), got.report, task) == []
+    assert verify.test_problems(report(fixed), got.report, task, SNAP) == []

@@ -112,3 +112,23 @@ def test_the_floor_applies_only_when_the_baseline_suite_could_not_start():
     broken = report([], error="pytest was interrupted")
     task = RepoTask(root="/repo", base_id="x", targets=[SUITE_TARGET])
     assert "did not run" in verify(checked, broken, task, snap(), fixed).message
+
+
+def test_the_pristine_harness_keeps_the_base_tests():
+    """A candidate that reaches a check holding a test edit, a new pytest.toml or a
+    dist-info entry point (a person's --edit, say) is checked with the base's files."""
+    from codemend.agent.repo.kind import harness
+
+    s = snap()
+    overlay = {"pkg/geo.py": LIB.replace("w + h", "w * h"),
+               "tests/test_geo.py": "def test_area():\n    pass\n",
+               "pytest.toml": "[pytest]\naddopts = ['-p', 'pkg.plug']\n",
+               "pkg-1.dist-info/entry_points.txt": "[pytest11]\nx = pkg.plug\n"}
+    ws = harness(s, TASK, overlay)
+    assert ws.files["pkg/geo.py"] == overlay["pkg/geo.py"]
+    assert ws.tests["tests/test_geo.py"] == s.files["tests/test_geo.py"]
+    assert "pytest.toml" not in ws.files and "pkg-1.dist-info/entry_points.txt" not in ws.files
+    allowed = harness(s, TASK.model_copy(update={"allow_test_edits": True}), overlay)
+    assert allowed.tests["tests/test_geo.py"] == overlay["tests/test_geo.py"]
+    assert "pytest.toml" in allowed.files  # configuration, allowed with test edits
+    assert "pkg-1.dist-info/entry_points.txt" not in allowed.files  # never
