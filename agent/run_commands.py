@@ -14,6 +14,7 @@ from codemend.agent.config import Settings, load_settings
 from codemend.agent.interactive import ask_person, interactive_allowed
 from codemend.agent.models import resolve_model
 from codemend.agent.nodes import Deps
+from codemend.agent.runlock import lock_run
 from codemend.agent.runs import (
     Outcome,
     RunStore,
@@ -109,6 +110,7 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
+        stack.enter_context(lock_run(settings.state_dir, run_id))
         ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
                         force=bool(getattr(args, "force", False)))
         # a bad --model fails here, before anything is recorded
@@ -192,6 +194,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
         meta = store.meta(args.run_id)
+        stack.enter_context(lock_run(settings.state_dir, args.run_id))
         current = store.outcome(args.run_id)
         if current.state.interactive:
             raise BadInput(f"run {args.run_id} is a repair session; continue it with "
