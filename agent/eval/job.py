@@ -119,10 +119,13 @@ def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec,
             if out is None:  # nothing fails at baseline: not a bug to heal
                 return clean_record(job, started_at, time.monotonic() - started)
         else:
+            info = job.task.info
+            if info is None:
+                raise ValueError(f"task {job.task.id} is neither a spec task nor a repository")
             name = "scripted" if job.task.replies_for(job.sample) is not None else spec.model
-            store.register(job.run_id, job.task.id, name, "", info=job.task.info,
+            store.register(job.run_id, job.task.id, name, "", info=info,
                            max_iterations=job.task.max_iterations)
-            out = store.start(job.run_id, job.task.info, name, job.task.max_iterations, deps,
+            out = store.start(job.run_id, info, name, job.task.max_iterations, deps,
                               on_attempt=spans.tick)
     finally:
         model.close()

@@ -35,7 +35,8 @@ def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str,
         return None
     task = RepoTask(root=str(snap.root), head=snap.head or "", base_id=base_id,
                     targets=baseline.targets, flaky=baseline.flaky,
-                    environment=baseline.environment, baseline=counts(baseline.report))
+                    environment=baseline.environment, baseline=counts(baseline.report),
+                    coverage=False)
     info = TaskInfo(name=job.task.id, prompt="", solution_files=[], tests={},
                     check_timeout_s=CHECK_TIMEOUT_S, spec_path=str(snap.root), kind="repo",
                     repo=task)

@@ -18,7 +18,6 @@ from codemend.agent.repo import edit_paths
 from codemend.agent.repo.edit_diff import DEV_NULL, looks_like_diff, parse_diff, strip_prefix
 from codemend.agent.repo.edit_text import placeholder_line
 
-_LABEL = re.compile(r"^#\s*file(?:name)?\s*:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
 SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
 _REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
 _LOOSE_DIVIDER = re.compile(r"^\s*(?:={6}|={8})\s*$")  # one `=` off, and alone
@@ -76,7 +75,7 @@ class _Reader:
             self.fence, self.fence_at = (m["fence"][0], len(m["fence"])), i
             return i + 1
         first = next((x for x in body if x.strip()), "")
-        if _LABEL.match(first.strip()):
+        if edit_paths.LABEL.match(first.strip()):
             self._whole(first, body, closed)
         elif looks_like_diff(tag, body):
             self._diff(i, body)

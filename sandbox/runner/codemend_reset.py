@@ -31,7 +31,7 @@ def _drop_privileges() -> None:
         raise PermissionError("privileges were not dropped")
 
 
-def reset(allowed: set[int] = frozenset()) -> list[str]:
+def reset(allowed: frozenset[int] | set[int] = frozenset()) -> list[str]:
     """Kill every sandbox-uid process, empty every scratch place, and prove it: returns
     what is not clean (nothing on success). ``allowed``: pids that may run besides PID 1
     and this one (the zygote and the client exec)."""

@@ -132,3 +132,20 @@ def test_the_pristine_harness_keeps_the_base_tests():
     assert allowed.tests["tests/test_geo.py"] == overlay["tests/test_geo.py"]
     assert "pytest.toml" in allowed.files  # configuration, allowed with test edits
     assert "pkg-1.dist-info/entry_points.txt" not in allowed.files  # never
+
+
+def test_the_floor_leaves_out_what_the_projects_settings_leave_out():
+    marked = ("import pytest\n\n\ndef test_plain():\n    pass\n\n\n@pytest.mark.slow\n"
+              "def test_slow():\n    pass\n")
+    files = {"pkg.py": "", "tests/test_x.py": marked, "tests/test_y.py": "def test_y():\n    pass\n"}
+    plain = from_files(Path("/r"), files, {})
+    assert floor.must_run(plain) == ["tests/test_x.py::test_plain", "tests/test_x.py::test_slow",
+                                     "tests/test_y.py::test_y"]
+    by_marker = from_files(Path("/r"), {**files, "pytest.ini": "[pytest]\naddopts = -m 'not slow'\n"}, {})
+    assert floor.must_run(by_marker) == ["tests/test_x.py::test_plain", "tests/test_y.py::test_y"]
+    by_name = from_files(Path("/r"), {**files, "pytest.ini": "[pytest]\naddopts = -k plain\n"}, {})
+    assert floor.must_run(by_name) == []
+    # a file pytest reported nothing of was left out by the settings (--ignore); one it
+    # reported on (a skip at import included) must run all its tests
+    ran = {"tests/test_x.py::test_plain": "passed", "tests/test_x.py::test_slow": "skipped"}
+    assert floor.not_run(floor.must_run(plain), ran) == [("tests/test_x.py::test_slow", "skipped")]
