@@ -140,6 +140,11 @@ def test_clean_jobs_count_apart_from_the_rates():
     assert s["mean_iterations"] == 10 / 4
     assert [p["pass_rate"] for p in s["healing"]] == [1 / 4, 1 / 4, 2 / 4, 2 / 4]
     assert s["pass_at_k"] == {"1": (1 + 0) / 2, "2": (1 + 0) / 2}  # tasks a and b only
+    # a task with one clean sample of two has no pass@2 (it is not "1.0", as the
+    # estimator would say of 0 passes in 1 sample)
+    mixed = [*records[:4], clean, {**rec("c", 1, first=False, healed=False, iterations=4)}]
+    assert summarize(mixed, samples=2, max_iterations=4)["pass_at_k"] == {
+        "1": (1 + 0 + 0) / 3, "2": (1 + 0) / 2}
     only_clean = summarize([clean], samples=1, max_iterations=4)
     assert (only_clean["pass_healed"], only_clean["mean_iterations"]) == (None, None)
     from codemend.agent.eval.report import markdown
