@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codemend.agent.config import Settings, load_settings
-from codemend.agent.eval.job import Job, ModelSpec
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.eval.report import healing_png, markdown
 from codemend.agent.eval.results import ResultsFile, summarize
 from codemend.agent.eval.suite import Suite, load_suite

@@ -31,7 +31,8 @@ from typing import Any
 
 import ray
 import ray.exceptions
-from codemend.agent.eval.job import Job, ModelSpec, run_job
+from codemend.agent.eval.job import run_job
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.runs import RunStore
 from codemend.sandbox.base import FixResult
 from codemend.sandbox.config import SandboxConfig
