@@ -81,6 +81,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
                            f"{' ...' if len(changes) > 1 else ''}); commit or stash them, or "
                            "pass --force")
     if args.branch:
+        if snap.head is None:
+            raise BadInput("--branch: the repository has no commit to branch from yet")
         git.check_new_branch(root, args.branch, snap.head)
     return _run(args, settings, snap)
 

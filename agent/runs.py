@@ -20,6 +20,7 @@ from codemend.agent.saver import CompactSaver
 from codemend.agent.state import Attempt, RunState, TaskInfo
 from codemend.agent.taskkinds import task_kinds
 from codemend.sandbox.errors import BadInput, InfraError
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.constants import START
 from langgraph.types import Command
@@ -165,7 +166,7 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def config(self, run_id: str) -> dict:
+    def config(self, run_id: str) -> RunnableConfig:
         """The LangGraph config of a run's thread (its latest checkpoint)."""
         return {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
 

@@ -69,8 +69,9 @@ class Session:
             state = RunState.model_validate(snap.values)
             if snap.interrupts:
                 value = snap.interrupts[0].value or {}
+                kind = value.get("kind")
                 handler = {"start": self.on_start, "review": self.on_review}.get(
-                    value.get("kind"), self.on_escalation)
+                    kind if isinstance(kind, str) else "", self.on_escalation)
                 nxt = handler(state, value)
                 if isinstance(nxt, int):
                     return nxt
