@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from test_fix import GOOD, git, shop
-from wordtools import code, make_task, reply, write_replies
+from wordtools import BUGGY, FIXED, code, make_task, reply, write_replies
 
 pytestmark = pytest.mark.docker
 SANDBOX = ("--sandbox", "cold")
@@ -98,3 +98,22 @@ def test_solve_escalation_edit_of_the_second_file_of_a_two_file_task(term_factor
     t.wait("solved after 2 iteration(s)")
     assert t.finish() == 0
     assert (tmp_path / "editor.log").read_text() == "tripling.py\n"
+
+
+def test_session_escalation_edit_takes_the_persons_files_back(term_factory, tmp_path):
+    make_task(tmp_path / "task")
+    write_replies(tmp_path / "r.json", [reply("COUNT-ONLY fixes count_words.", {"count"})])
+    rest = [[BUGGY[k], FIXED[k]] for k in ("initials", "lint")]
+    t = term_factory("repair", "task/spec.toml", "--model", "scripted:r.json", "--state-dir",
+                     "state", *SANDBOX, "--max-iterations", "1", env=editor(tmp_path, rest))
+    t.answer("first instruction for the model", "")
+    t.wait("COUNT-ONLY")
+    t.answer(MENU, "y")
+    t.wait("paused: the iteration limit (1) was reached")
+    t.answer(ESCALATION, "e")
+    t.answer("file to edit", "")
+    t.wait("taken from the editor: wordtools.py")
+    t.wait("step 2 (edit) checked: pass  3 passed, 0 failed, lint 0")
+    t.answer(WRITE, "n")
+    assert t.finish() == 0
+    assert (tmp_path / "editor.log").read_text() == "folder: wordtools.py\n"
