@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("target", nargs="?", metavar="PATH | SPEC.toml",
                     help="a task spec (its solution files beside it are the work tree)")
     rp.add_argument("--resume", metavar="RUN_ID", help="continue a session where it stopped")
+    rp.add_argument("--allow-deletions", action="store_true", help="a repository fix may "
+                    "remove functions, classes or methods the code had")
     rp.add_argument("--commit", action="store_true",
                     help="commit what you choose to write to the work tree (git)")
     rp.add_argument("--max-iterations", type=int)

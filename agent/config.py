@@ -32,7 +32,7 @@ class Settings(BaseModel):
     """Where runs.sqlite (checkpoints) and default outputs live."""
     sandbox: Literal["pool", "cold"] = "pool"
     """pool: warm hardened containers (fast); cold: a new container per check."""
-    pool_size: int = Field(2, ge=1, le=32)
+    pool_size: int = Field(default=2, ge=1, le=32)
     """Containers the pool keeps ready."""
 
 

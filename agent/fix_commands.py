@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 EXIT = {"fixed": 0, "clean": 0, "escalated": 3, "failed": 1, "running": 4}
 OUTPUTS = ["fix.patch", "report.json", "summary.md"]
 DEFAULT_MAX_ITERATIONS = 4
+FORMAT_ERROR = ("a format error: the reply held no usable edit, or edited a path a fix may not "
+                "change (tests, their configuration, start-up files, a symbolic link); it was "
+                "never checked, and the model was told why")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -78,6 +81,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
                            f"{' ...' if len(changes) > 1 else ''}); commit or stash them, or "
                            "pass --force")
     if args.branch:
+        if snap.head is None:
+            raise BadInput("--branch: the repository has no commit to branch from yet")
         git.check_new_branch(root, args.branch, snap.head)
     return _run(args, settings, snap)
 
@@ -89,6 +94,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.deps import deps_fields
     from codemend.agent.run_commands import _console, _finish, _model, note_printer
+    from codemend.agent.runlock import lock_run
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
 
@@ -98,6 +104,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
+        stack.enter_context(lock_run(settings.state_dir, run_id))
         ensure_writable(out_dir, OUTPUTS, run_id, force=bool(args.force))
         model = _model(settings, stack)
         fallback = _model(settings, stack, settings.fallback_model) if (
@@ -198,7 +205,7 @@ def _clean(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path)
 def _attempts(out: Outcome) -> list[dict[str, Any]]:
     return [{**a.model_dump(exclude={"files", "report"}),
              "files": sorted(a.files),
-             "reason": a.report.message if a.report else "the reply's edits did not apply"}
+             "reason": a.report.message if a.report else FORMAT_ERROR}
             for a in out.state.attempts]
 
 
@@ -212,7 +219,7 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     status = repo_status(out.status)
     final = out.final
     overlay = final.files if status == "fixed" and final is not None else {}
-    patch = patch_text(base, overlay) if overlay else ""
+    patch = patch_text(base, overlay, root=Path(task.root), head=task.head) if overlay else ""
     ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
     s = out.state
 
@@ -283,6 +290,13 @@ def _print(args: argparse.Namespace, report: dict[str, Any], out_dir: Path) -> N
     console.print(f"  baseline: {b['passed']} passed, {b['failed'] + b['errors']} failing{after}")
     if report["files_changed"]:
         console.print(f"  changed: {escape(', '.join(report['files_changed']))}")
+    from codemend.agent.repo.coverage import shown
+
+    for path, f in (report.get("changed_lines_executed") or {}).items():
+        unreached = f" · no target test ran line(s) {shown(f['not_by_targets'])}" if f[
+            "not_by_targets"] else ""
+        console.print(f"  diff coverage: {escape(path)} {f['executed']}/{f['total']} changed "
+                      f"executable lines ran{unreached}")
     if report["patch"]:
         console.print(f"  patch: {escape(report['patch'])} (git apply it, or rerun with --apply "
                       "or --branch NAME)")

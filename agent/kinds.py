@@ -4,7 +4,8 @@ The graph, routing, autofix, best attempt, stuck detection and escalation are th
 every kind; a kind only says how a candidate's workspace is made, what the model is
 asked, how a reply becomes a candidate, and whether a checked candidate is verified.
 ``state.files`` is the candidate: a spec task's solution files, or a repository's
-overlay of changed files over its base snapshot.
+overlay of changed files over its base snapshot. ``Kinds`` maps ``TaskInfo.kind`` to a kind;
+the composition of every kind lives above, in ``agent/taskkinds.py``.
 """
 
 from __future__ import annotations
@@ -70,10 +71,26 @@ class SpecKind:
         return {**state.files, **fixed}
 
 
-def kind_of(task: Any) -> TaskKind:
-    """The kind of a ``TaskInfo`` (the repository kind is imported only when used)."""
-    if getattr(task, "kind", "spec") == "repo":
-        from codemend.agent.repo.kind import RepoKind
+class Kinds:
+    """A small registry of task kinds by name (``TaskInfo.kind``). The loop's nodes look a
+    task's kind up here and call it through ``TaskKind``; no kind imports a node."""
 
-        return RepoKind()
-    return SpecKind()
+    def __init__(self, kinds: dict[str, TaskKind]) -> None:
+        self._kinds = dict(kinds)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kinds
+
+    def of(self, task: Any) -> TaskKind:
+        name = getattr(task, "kind", "spec")
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise LookupError(f"task kind {name!r} is not registered with this run "
+                              f"(known: {', '.join(sorted(self._kinds))})") from None
+
+
+def spec_kinds() -> Kinds:
+    """Spec tasks only: what a run's dependencies hold until the run store gives them every
+    kind (``agent/taskkinds.py``)."""
+    return Kinds({"spec": SpecKind()})

@@ -7,22 +7,24 @@ the checkpointed state.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from codemend.agent.extract import FormatError, reply_summary
-from codemend.agent.kinds import kind_of
+from codemend.agent.kinds import Kinds, TaskKind, spec_kinds
 from codemend.agent.models.base import Model
 from codemend.agent.routing import better, stuck_reason
 from codemend.agent.state import Attempt, Escalation, RunState
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import BadInput
-from codemend.sandbox.report import CheckReport
+from codemend.sandbox.retry import checked
 from codemend.sandbox.workspace import Workspace
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 DEFAULT_MORE = 2
+NO_CHANGE = ("Your reply changes nothing: its code is the current code. Propose a change "
+             "that makes the failing checks pass.")
 
 
 @dataclass
@@ -36,6 +38,13 @@ class Deps:
     the run store fills it in."""
     fallback: Model | None = None
     """The ``--fallback-model``, used once the run has switched to it."""
+    kinds: Kinds = field(default_factory=spec_kinds)
+    """The task kinds the nodes call through ``TaskKind`` (``agent/taskkinds.py`` has them
+    all; the run store fills it in)."""
+
+    def kind(self, task: object) -> TaskKind:
+        """The kind of ``task`` (a ``TaskInfo``)."""
+        return self.kinds.of(task)
 
 
 def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], node: str
@@ -55,23 +64,26 @@ def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], nod
                               "completion_tokens": state.completion_tokens
                               + reply.completion_tokens}
     try:
-        update["files"] = kind_of(state.task).apply_reply(state, deps, reply.text)
+        update["files"] = deps.kind(state.task).apply_reply(state, deps, reply.text)
         update["format_error"] = None
     except FormatError as exc:
         update["format_error"] = str(exc)
+    if state.interactive and update.get("files", state.files) == state.applied and (
+            update["format_error"] is None):  # a person is never asked to approve nothing
+        update["format_error"] = NO_CHANGE
     return update
 
 
 def generate(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """The first attempt: the task, its visible tests and the files to write."""
-    messages = kind_of(state.task).messages(state, runtime.context, "generate")
+    messages = runtime.context.kind(state.task).messages(state, runtime.context, "generate")
     return {**_model_step(state, runtime.context, messages, "generate"), "hint": None,
             "feedback": None}
 
 
 def fix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """The model repairs the current code from the last check's structured failures."""
-    messages = kind_of(state.task).messages(state, runtime.context, "fix")
+    messages = runtime.context.kind(state.task).messages(state, runtime.context, "fix")
     return {**_model_step(state, runtime.context, messages, "fix"), "hint": None,
             "feedback": None}
 
@@ -79,21 +91,10 @@ def fix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
 def autofix(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     """ruff --fix and ruff format, in the sandbox, without a model call."""
     result = runtime.context.sandbox.autofix(Workspace(files=state.files))
-    kind = kind_of(state.task)
+    kind = runtime.context.kind(state.task)
     files = kind.merge_autofix(state, runtime.context, result.files) if result.ok else state.files
     return {"files": files, "source": "autofix", "format_error": None,
             "summary": "ruff --fix and ruff format (no model call)"}
-
-
-def checked(sandbox: Sandbox, workspace: Workspace, timeout_s: float) -> CheckReport:
-    """One sandbox check, retried once after an ``infra_error`` (a container killed from
-    outside, a daemon hiccup). The retry's report is the one kept; its message says so."""
-    report = sandbox.check(workspace, timeout_s=timeout_s)
-    if report.verdict != "infra_error":
-        return report
-    retry = sandbox.check(workspace, timeout_s=timeout_s)
-    note = f"retried once after an infrastructure error ({report.message[:300]})"
-    return retry.model_copy(update={"message": "; ".join(m for m in (retry.message, note) if m)})
 
 
 def check(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def check(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
                           model=state.current_model if call is not None else None)
     else:
         started = time.monotonic()
-        kind = kind_of(state.task)
+        kind = runtime.context.kind(state.task)
         report = kind.judge(state, runtime.context, checked(
             runtime.context.sandbox, kind.workspace(state, runtime.context),
             state.task.check_timeout_s))

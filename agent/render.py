@@ -83,5 +83,5 @@ def outcome(console: Console, out: Outcome, out_dir: str, elapsed_s: float | Non
                       "were never shown to the model)")
     if hidden is not None and hidden.verdict != "pass":
         console.print("  hidden tests (not shown to the model):")
-        check_report(console, out.state.hidden, tracebacks=False)
+        check_report(console, hidden, tracebacks=False)
     console.print(f"  output: {out_dir}")

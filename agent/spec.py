@@ -145,9 +145,9 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    max_iterations: int = Field(6, ge=1, le=100)
+    max_iterations: int = Field(default=6, ge=1, le=100)
     """Most sandbox checks one run may spend before it escalates to a person."""
-    check_timeout_s: float = Field(60.0, ge=1, le=600)
+    check_timeout_s: float = Field(default=60.0, ge=1, le=600)
     """Wall-clock limit of one sandbox check, in seconds."""
 
 

@@ -94,7 +94,7 @@ class Terminal:
                 history = FileHistory(str(history_file))
             except OSError:
                 pass  # no history across sessions; editing still works
-        stream = console.file if console.file in (sys.stdout, sys.stderr) else sys.stdout
+        stream = sys.stderr if console.file is sys.stderr else sys.stdout
         self.session: PromptSession[str] = PromptSession(
             history=history, output=create_output(stdout=stream))
 

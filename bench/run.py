@@ -1,6 +1,6 @@
 """Benchmarks: ``python bench/run.py NAME [--json]``, NAME one of latency, humaneval, loop,
-concurrency, breakdown, repo, edits, quick (a big suite's healing iteration), breadth (real
-projects' verdicts, not a speed figure), or ``all``.
+concurrency, breakdown, repo, edits, coverage, quick (a big suite's healing iteration),
+breadth (real projects' verdicts, not a speed figure), or ``all``.
 
 Each benchmark prints one JSON line (its figures, side by side) and a readable table. With
 ``--json`` stdout carries only the JSON line(s); tables and progress go to stderr.
@@ -47,6 +47,9 @@ def _bench(name: str, args: argparse.Namespace) -> tuple[dict, str]:
     if name == "breadth":
         from bench import breadth
         return breadth.run(args.projects.split(",") if args.projects else None)
+    if name == "coverage":
+        from bench import coverage
+        return coverage.run(rounds=args.repo_rounds)
     if name == "edits":
         from bench import edits
         return edits.run(reference=args.reference_python)
@@ -56,14 +59,14 @@ def _bench(name: str, args: argparse.Namespace) -> tuple[dict, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", choices=[*ALL, "breakdown", "repo", "edits", "breadth", "quick",
-                                         "all"])
+    parser.add_argument("name", choices=[*ALL, "breakdown", "repo", "edits", "coverage",
+                                         "breadth", "quick", "all"])
     parser.add_argument("--json", action="store_true", help="stdout: only the JSON line(s)")
     parser.add_argument("--rounds", type=int, default=20, help="latency/breakdown rounds")
     parser.add_argument("--repeats", type=int, default=3, help="concurrency repeats")
     parser.add_argument("--in-flight", type=int, default=2, help="humaneval checks in flight")
     parser.add_argument("--iterations", type=int, help="loop iterations (default: its own)")
-    parser.add_argument("--repo-rounds", type=int, default=3, help="repo rounds per project")
+    parser.add_argument("--repo-rounds", type=int, default=3, help="repo/coverage rounds per project")
     parser.add_argument("--reference-python", type=Path, metavar="PYTHON",
                         help="edits: the interpreter of a venv with the reference parser "
                              "(default: one made under the cache dir)")

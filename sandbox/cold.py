@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ from codemend.sandbox.verdict import RunFacts, build_report
 from codemend.sandbox.workspace import Workspace
 
 ENV = {"LANG": "C.UTF-8", "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"}
+REPO_WORKDIR = "/work/repo"
+"""A repository's work tree in the container: fixed, where its editable install points."""
 
 
 def manifest(ws: Workspace, cfg: SandboxConfig, timeout_s: float, mode: str) -> dict:
@@ -93,7 +96,9 @@ class RunnerChecks:
         timeout = timeout_s or self.config.timeout_s
         m = manifest(workspace, self.config, timeout, "check")
         facts = self.run(m, workspace.tar_bytes(), timeout)
-        return build_report(facts, f"/work/{m['token']}", timeout, repo=workspace.mode == "repo")
+        repo = workspace.mode == "repo"
+        return build_report(facts, REPO_WORKDIR if repo else f"/work/{m['token']}", timeout,
+                            repo=repo)
 
     def autofix(self, workspace: Workspace) -> FixResult:
         only_code = Workspace(files=workspace.files)
@@ -160,7 +165,7 @@ class ColdSandbox(RunnerChecks):
             if got.deadline_hit or got.truncated:
                 _kill(api, cid)
             try:
-                code = api.wait(cid, timeout=max(5.0, deadline - time.monotonic()))
+                code = api.wait(cid, timeout=max(5, math.ceil(deadline - time.monotonic())))
                 exit_code = code.get("StatusCode")
             except Exception:  # the daemon's wait timed out: stop it the hard way
                 _kill(api, cid)

@@ -14,29 +14,29 @@ class SandboxConfig(BaseModel):
 
     image: str | None = None
     """Image to run. None: the content-addressed codemend image, built on first use."""
-    timeout_s: float = Field(60.0, gt=0, le=3600)
+    timeout_s: float = Field(default=60.0, gt=0, le=3600)
     """Wall-clock limit of one check; enforced inside (timeout -s KILL) and by the host."""
-    host_grace_s: float = Field(5.0, ge=0.5, le=120)
+    host_grace_s: float = Field(default=5.0, ge=0.5, le=120)
     """Extra time the host waits beyond timeout_s before it kills the whole container."""
-    memory_mb: int = Field(512, ge=64)
+    memory_mb: int = Field(default=512, ge=64)
     """Memory limit; swap is disabled (memory == memory+swap)."""
-    cpus: float = Field(1.0, gt=0, le=64)
+    cpus: float = Field(default=1.0, gt=0, le=64)
     """CPU quota in cores."""
-    pids_limit: int = Field(128, ge=16)
+    pids_limit: int = Field(default=128, ge=16)
     """Most processes/threads the container may hold at once (contains fork bombs)."""
-    tmpfs_mb: int = Field(64, ge=8)
+    tmpfs_mb: int = Field(default=64, ge=8)
     """Size of the noexec /tmp tmpfs (scratch, pytest's temp files, the JUnit report)."""
-    work_tmpfs_mb: int = Field(32, ge=4)
+    work_tmpfs_mb: int = Field(default=32, ge=4)
     """Size of the noexec /work tmpfs that receives the workspace."""
-    report_tmpfs_mb: int = Field(64, ge=8)
+    report_tmpfs_mb: int = Field(default=64, ge=8)
     """Size of the separate tmpfs pytest writes its JUnit report to."""
-    nofile: int = Field(256, ge=32)
+    nofile: int = Field(default=256, ge=32)
     """Open-file limit (RLIMIT_NOFILE)."""
-    fsize_mb: int = Field(64, ge=1)
+    fsize_mb: int = Field(default=64, ge=1)
     """Largest file a process may write (RLIMIT_FSIZE)."""
-    output_limit_bytes: int = Field(1 << 20, ge=4096)
+    output_limit_bytes: int = Field(default=1 << 20, ge=4096)
     """Bytes of stdout and of stderr kept per tool; more ends the check as output_limit."""
-    report_limit_bytes: int = Field(8 << 20, ge=4096)
+    report_limit_bytes: int = Field(default=8 << 20, ge=4096)
     """Largest JUnit report read back from the container."""
     lint_select: str = "E4,E7,E9,F,I"
     """ruff rules checked (``--select``); ruff's classic correctness set plus import order."""

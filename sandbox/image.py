@@ -66,12 +66,20 @@ def online_base_name() -> str:
     return os.environ.get("CODEMEND_BASE_IMAGE", DEFAULT_BASE)
 
 
+def image_id(client: docker.DockerClient, name: str) -> str:
+    """The id of the image ``name`` the daemon holds (``ImageNotFound`` when it holds none)."""
+    found = client.images.get(name).id
+    if not found:
+        raise ImageBuildError(f"the Docker daemon gave no id for image {name}")
+    return found
+
+
 def current_base(client: docker.DockerClient) -> tuple[str, str] | None:
     """The base a build would use now without downloading, as (name, image id): the online
     base when the daemon holds it, else the locally made one; None when there is neither."""
     for name in (online_base_name(), LOCAL_BASE):
         try:
-            return name, client.images.get(name).id
+            return name, image_id(client, name)
         except docker.errors.ImageNotFound:
             continue
     return None
@@ -115,7 +123,7 @@ def build_image(client: docker.DockerClient, offline: bool | None = None,
                                   "build --offline`")
     if base is None:
         base = local_base(client, say)
-    base_id = client.images.get(base).id
+    base_id = image_id(client, base)
     tag = image_tag(base_id=base_id)
     py = _base_python(client, base)
     wheels = download_wheels(py, say)

@@ -11,7 +11,9 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from codemend.sandbox.report import Finding, LintReport, TestCase, TestReport
+from codemend.sandbox.report import Finding, LintReport, Outcome, TestCase, TestReport
+
+OUTCOMES: dict[str, Outcome] = {"failure": "failed", "error": "error", "skipped": "skipped"}
 
 MESSAGE_CHARS = 2000
 TRACEBACK_HEAD = 1500
@@ -52,7 +54,8 @@ def parse_ruff(raw: str, workdir: str) -> LintReport:
     for item in items:
         if not isinstance(item, dict):
             return LintReport(ok=False, error="ruff report holds a non-object entry")
-        loc = item.get("location") if isinstance(item.get("location"), dict) else {}
+        loc = item.get("location")
+        loc = loc if isinstance(loc, dict) else {}
         code = item.get("code")
         findings.append(Finding(
             code=str(code)[:32] if code is not None else None,
@@ -91,10 +94,11 @@ def parse_junit(raw: str) -> TestReport:
                                           f"<{str(root.tag)[:100]}>")
     cases: list[TestCase] = []
     for el in root.iter("testcase"):
-        outcome, message, tb = "passed", "", ""
+        outcome: Outcome = "passed"
+        message, tb = "", ""
         for child in el:
             if child.tag in ("failure", "error", "skipped"):
-                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                outcome = OUTCOMES[child.tag]
                 message = child.get("message", "") or ""
                 tb = child.text or ""
                 break

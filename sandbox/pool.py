@@ -189,6 +189,8 @@ class PooledSandbox(RunnerChecks):
         started = time.monotonic()
         deadline = started + timeout_s + self.config.host_grace_s
         channel = slot.channel
+        if channel is None:
+            raise InfraError("a pooled container has no channel (it was never started)")
         channel.take_stderr()  # what came before this check is not its business
         facts = RunFacts(stdout=b"", stderr=b"", duration_s=0.0)
         try:
@@ -276,7 +278,8 @@ class PooledSandbox(RunnerChecks):
                     slot, warm = (self._rewarm.popleft() if self._rewarm else None), True
                     self._warming += 1
             if not warm:
-                self._remove(slot)
+                if slot is not None:
+                    self._remove(slot)
                 with self._cond:
                     self._removing -= 1
                     self._cond.notify_all()
@@ -321,6 +324,8 @@ class PooledSandbox(RunnerChecks):
                 slot.channel = Channel(api.attach_socket(
                     cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}))
                 api.start(cid)
+            if slot.channel is None:
+                raise InfraError("a pooled container has no channel")
             _await_ready(slot.channel)
             return slot
         except Exception as exc:

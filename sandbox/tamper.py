@@ -192,7 +192,8 @@ def cross_check(doc: dict, tests: TestReport, workdir: str, junit_present: bool,
     repository-mode rules (T201 is evidence, T202 and T209 are fatal only for what is
     neither the project's tests nor outside the workspace: see docs/SECURITY.md)."""
     inv, w = doc.get("inventory"), doc.get("witness")
-    if not well_formed_inventory(inv) or not well_formed_witness(w):
+    if (not isinstance(inv, dict) or not isinstance(w, dict) or not well_formed_inventory(inv)
+            or not well_formed_witness(w)):
         return [Sign("T200", "the runner's tamper evidence (inventory, witness) is missing "
                      "or malformed", fatal=True)]
     inv_tests = inv["tests"]
@@ -222,7 +223,7 @@ def evaluate(doc: dict, tests: TestReport, workdir: str, junit_present: bool,
     with ``scan_changed``), and its configuration files belong to it."""
     inv = doc.get("inventory")
     signs = []
-    if well_formed_inventory(inv) and not repo:
+    if isinstance(inv, dict) and well_formed_inventory(inv) and not repo:
         signs += config_signs(inv["solution_files"]) + scan_sources(inv["sources"])
     if isinstance(inv, dict) and inv.get("sources_truncated") and not repo:
         signs.append(Sign("T199", "some solution files were too large to scan"))

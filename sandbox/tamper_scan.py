@@ -11,8 +11,9 @@ import ast
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from codemend.sandbox import tamper_rules as rules
+from codemend.sandbox.source import as_bytes, encoding_problem
 from codemend.sandbox.workspace import is_config_file
 
 FRAMEWORK = {"pytest", "_pytest", "pluggy", "py"}
@@ -42,6 +43,9 @@ FLAGGED: dict[str, tuple[str, str]] = {
     "ctypes": ("T120", "uses ctypes"),
 }
 FRAME_ATTRS = {"f_back", "f_locals", "f_globals", "f_trace", "tb_frame", "gi_frame"}
+IMPORT_FUNCS = {"__import__", "import_module"}
+NAMESPACES = {"globals", "locals", "vars", "__dict__"}
+COMPARERS = ("__eq__", "__ne__", "__hash__")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class Sign:
     where: str = ""
     fatal: bool = False
 
+    @property
+    def severity(self) -> str:
+        """``fatal``: the sign refuses the candidate; ``advisory``: evidence shown to people."""
+        return "fatal" if self.fatal else "advisory"
+
     def __str__(self) -> str:
         mark = " [fail]" if self.fatal else ""
         where = f" {self.where}:" if self.where else ""
@@ -63,9 +72,11 @@ class Sign:
 class _Scanner(ast.NodeVisitor):
     """Collects signs in one module; names are resolved through its imports."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, strings: dict[str, str] | None = None) -> None:
         self.path = path
         self.aliases: dict[str, str] = {}
+        self.strings = strings or {}
+        """Names bound once to a string built from literals (for ``rules.fold``)."""
         self.signs: dict[tuple[str, int], Sign] = {}
         self.spans: dict[tuple[str, int], tuple[int, int]] = {}
         """Lines of the statement (or a compound statement's header) of each sign."""
@@ -93,9 +104,15 @@ class _Scanner(ast.NodeVisitor):
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
             node = node.value
-        if not isinstance(node, ast.Name):
+        if isinstance(node, ast.Call) and node.args:  # __import__("unittest.mock").mock.ANY
+            func, target = self.dotted(node.func), self.fold(node.args[0])
+            if not target or func not in ("__import__", "importlib.import_module"):
+                return ""
+            parts.append(target.split(".")[0] if func == "__import__" else target)
+        elif isinstance(node, ast.Name):
+            parts.append(self.aliases.get(node.id, node.id))
+        else:
             return ""
-        parts.append(self.aliases.get(node.id, node.id))
         return ".".join(reversed(parts))
 
     def imported(self, module: str, node: ast.AST) -> None:
@@ -137,6 +154,7 @@ class _Scanner(ast.NodeVisitor):
         full = self.dotted(node)
         if full:
             self.check_name(full, node)
+            self.mock_use(full, node)
         else:
             self.check_name(node.attr, node)
         self.generic_visit(node)
@@ -147,12 +165,88 @@ class _Scanner(ast.NodeVisitor):
             self.check_name(node.id, node)
         elif node.id in self.aliases:
             self.check_name(self.aliases[node.id], node)
+            self.mock_use(self.aliases[node.id], node)
+
+    def mock_use(self, full: str, node: ast.AST) -> None:
+        name = rules.mock_name(full)
+        if name:
+            self.add("T124", f"uses unittest.mock's {name} outside the tests: a test double "
+                     "or an object equal to anything makes assertions pass", node, fatal=True)
+
+    def fold(self, node: ast.AST | None) -> str | None:
+        return rules.fold(node, self.strings)
+
+    def callee(self, func: ast.AST) -> tuple[str, bool]:
+        """The dotted name a call goes to, and whether it was reached through a string
+        (``getattr(builtins, "__imp" + "ort__")``, ``vars(builtins)["__import__"]``)."""
+        key = None
+        if isinstance(func, ast.Call) and self.dotted(func.func) == "getattr" and \
+                len(func.args) >= 2:
+            key = self.fold(func.args[1])
+        elif isinstance(func, ast.Subscript):
+            key = self.fold(func.slice)
+        if key is not None:
+            return key, True
+        return self.dotted(func), False
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = self.dotted(node.func)
-        if name in ("__import__", "importlib.import_module") and node.args and \
-                isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-            self.imported(node.args[0].value, node)
+        name, by_string = self.callee(node.func)
+        if by_string and name.rsplit(".", 1)[-1] in IMPORT_FUNCS:
+            self.add("T122", f"reaches {name} through a string: an obfuscated import",
+                     node, fatal=True)
+        elif name in rules.IMPORTERS and node.args:
+            self.import_call(name, node.args[0], node)
+        elif name in ("getattr", "setattr", "delattr") and len(node.args) >= 2:
+            self.attribute_by_string(name, self.fold(node.args[1]), node)
+        if name.endswith("sys.modules.get") or name.endswith("sys.modules.pop"):
+            self.module_by_string(node.args[0] if node.args else None, node)
+        self.generic_visit(node)
+
+    def import_call(self, name: str, arg: ast.AST, node: ast.AST) -> None:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            self.imported(arg.value, node)
+            return
+        target = self.fold(arg)
+        if rules.is_target(target):
+            self.add("T122", f"imports {target} through a computed name ({name}): an "
+                     "obfuscated import of the test framework or of importlib", node,
+                     fatal=True)
+        elif target is not None:
+            self.imported(target, node)
+        else:
+            self.add("T123", f"imports a module whose name is only known at run time ({name})",
+                     node)
+
+    def attribute_by_string(self, name: str, key: str | None, node: ast.AST) -> None:
+        if key is None:
+            return
+        if key in IMPORT_FUNCS:
+            self.add("T122", f"reaches {key} through {name}: an obfuscated import", node,
+                     fatal=True)
+        elif key.startswith("pytest_") and name == "setattr":
+            self.add("T102", f"defines a pytest hook through setattr ({key})", node, fatal=True)
+        elif key in COMPARERS and name == "setattr" and isinstance(node, ast.Call) and \
+                len(node.args) == 3 and isinstance(node.args[2], ast.Lambda):
+            self.function(node.args[2], key)
+
+    def module_by_string(self, key_node: ast.AST | None, node: ast.AST) -> None:
+        key = self.fold(key_node)
+        if rules.is_target(key):
+            self.add("T122", f"reaches {key} through sys.modules: an obfuscated import of "
+                     "the test framework or of importlib", node, fatal=True)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        base = node.value
+        owner = self.dotted(base.func) if isinstance(base, ast.Call) else self.dotted(base)
+        if owner.endswith("sys.modules"):
+            self.module_by_string(node.slice, node)
+        elif owner.rsplit(".", 1)[-1] in NAMESPACES | {"__builtins__", "builtins"}:
+            key = self.fold(node.slice)
+            if key and key.startswith("pytest_"):
+                self.add("T102", f"defines or reaches a pytest hook through a namespace "
+                         f"({key})", node, fatal=True)
+            elif key in IMPORT_FUNCS and not isinstance(node.ctx, ast.Load):
+                self.add("T122", f"replaces {key}", node, fatal=True)
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -171,9 +265,10 @@ class _Scanner(ast.NodeVisitor):
                  name: str) -> None:
         if name.startswith("pytest_"):
             self.add("T102", f"defines a pytest hook ({name})", node, fatal=True)
-        if name in ("__eq__", "__ne__") and _constant_result(node) is (name == "__eq__"):
-            self.add("T105", f"defines {name} that ignores its argument: every equality "
-                     "assertion would pass", node, fatal=True)
+        how = rules.ignores_argument(node, name) if name in COMPARERS else None
+        if how:
+            self.add("T105", f"defines {name} that ignores its argument ({how}): "
+                     "assertions comparing its objects would test nothing", node, fatal=True)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self.function(node, node.name)
@@ -185,6 +280,14 @@ class _Scanner(ast.NodeVisitor):
         for target in node.targets:
             if isinstance(target, ast.Name) and isinstance(node.value, ast.Lambda):
                 self.function(node.value, target.id)
+        self.generic_visit(node)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        """A class built by ``type(name, bases, {"__eq__": lambda s, o: True})``."""
+        for key, value in zip(node.keys, node.values, strict=True):
+            name = self.fold(key) if key is not None else None
+            if name in COMPARERS and isinstance(value, ast.Lambda):
+                self.function(value, name)
         self.generic_visit(node)
 
 
@@ -200,56 +303,76 @@ def _header(stmt: ast.stmt) -> tuple[int, int]:
     return stmt.lineno, end
 
 
-def _constant_result(node: ast.AST) -> Any:
-    """The constant a function always returns (None if it can return anything else)."""
-    if isinstance(node, ast.Lambda):
-        body = node.body
-        return body.value if isinstance(body, ast.Constant) else None
-    returns = [n for n in ast.walk(node) if isinstance(n, ast.Return)]
-    values = {r.value.value if isinstance(r.value, ast.Constant) else object() for r in returns}
-    return values.pop() if len(values) == 1 and returns else None
+def _strings(tree: ast.AST) -> dict[str, str]:
+    """Names bound to one string built from literals, anywhere in the module (``n =
+    "py" + "test"``); a name bound to anything else, or to two strings, is left out."""
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AnnAssign,
+                                                          ast.AugAssign, ast.NamedExpr))]
+    known: dict[str, str] = {}
+    for _ in range(2):  # twice: a name may be built from one bound later in the file
+        values: dict[str, set[str | None]] = {}
+        for n in nodes:
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            value = None if isinstance(n, ast.AugAssign) else rules.fold(n.value, known)
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    values.setdefault(t.id, set()).add(value)
+        known = {k: only for k, v in values.items()
+                 if len(v) == 1 and (only := next(iter(v))) is not None}
+    return known
 
 
-def _scanned(path: str, source: str) -> _Scanner | None:
+def _scanned(path: str, source: str | bytes) -> _Scanner | None:
+    """The scan of ``source`` parsed from its bytes, as Python decodes them (PEP 263)."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(as_bytes(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    scanner = _Scanner(path)
     try:
+        scanner = _Scanner(path, _strings(tree))
         scanner.visit(tree)
     except RecursionError:
+        scanner = _Scanner(path)
         scanner.add("T199", "is too deeply nested to scan", tree)
     return scanner
+
+
+def _encoding_sign(path: str, problem: str | None) -> list[Sign]:
+    return [Sign("T108", problem, f"{path}:1", fatal=True)] if problem else []
 
 
 def scan_source(path: str, source: str) -> list[Sign]:
     """Signs in one solution file. Unparseable code is left to ruff and pytest."""
     if len(source) > SCAN_CAP:
         return [Sign("T199", f"is larger than {SCAN_CAP >> 10} KiB: not scanned", path)]
+    encoding = _encoding_sign(path, encoding_problem(source))
     scanner = _scanned(path, source)
     if scanner is None:
-        return []
-    return sorted(scanner.signs.values(), key=lambda s: (s.where, s.code))
+        return encoding
+    return encoding + sorted(scanner.signs.values(), key=lambda s: (s.where, s.code))
 
 
 def scan_changed(changes: Iterable[tuple[str, str, Iterable[int]]]) -> list[Sign]:
     """Signs on changed lines only (repository mode): ``changes`` holds ``(path, new text,
-    changed line numbers)`` triples, lines counted from 1 in the new text. The whole file
-    is parsed, so imports and aliases are resolved, but only a sign whose statement
+    changed line numbers)`` triples, lines counted from 1 in the new text as Python's
+    tokenizer counts them (``source.changed_lines``). The whole file is parsed, as Python
+    decodes it, so imports and aliases are resolved, but only a sign whose statement
     touches a changed line is kept: ordinary library code around the change (``builtins``,
-    ``sys.modules``, ...) is not flagged. Files of any size are scanned."""
+    ``sys.modules``, ...) is not flagged. A file Python would not read as the UTF-8 text
+    that was checked is T108, and then every line counts. Files of any size are scanned."""
     out: list[Sign] = []
     for path, source, lines in changes:
         changed = set(lines)
         if not changed or not path.endswith(".py"):
             continue
+        encoding = _encoding_sign(path, encoding_problem(source, changed))
+        out += encoding
         scanner = _scanned(path, source)
         if scanner is None:
             continue
         for key, sign in scanner.signs.items():
             first, last = scanner.spans.get(key, (key[1], key[1]))
-            if sign.code == "T199" or any(first <= n <= last for n in changed):
+            if sign.code == "T199" or encoding or any(first <= n <= last for n in changed):
                 out.append(sign)
     return sorted(out, key=lambda s: (s.where.rsplit(":", 1)[0], _line(s), s.code))
 

@@ -78,7 +78,8 @@ def _tests(doc: dict) -> tuple[TestReport, bool]:
         tests.error = "pytest reported failures that are missing from its JUnit report"
     elif tests.error is None and rc not in (0, 1):
         tests.ok = False
-        tests.error = PYTEST_EXIT.get(rc, f"pytest exited with code {str(rc)[:20]}")
+        known = PYTEST_EXIT.get(rc) if isinstance(rc, int) else None
+        tests.error = known or f"pytest exited with code {str(rc)[:20]}"
     return tests, present
 
 
@@ -106,7 +107,7 @@ def _build(facts: RunFacts, workdir: str, timeout_s: float, repo: bool) -> Check
     pytest: dict = {}
     signs: list[tamper.Sign] = []
     checked = doc is not None and doc.get("mode") == "check"
-    if checked:
+    if doc is not None and checked:
         ruff, pytest = _dict(doc.get("ruff")), _dict(doc.get("pytest"))
         raw_lint = ruff.get("json")
         lint = parse_ruff(raw_lint if isinstance(raw_lint, str) else "", workdir)
@@ -136,4 +137,4 @@ def _build(facts: RunFacts, workdir: str, timeout_s: float, repo: bool) -> Check
     return CheckReport(verdict=verdict, duration_s=round(_num(facts.duration_s), 3),
                        truncated=flood, lint=lint, tests=tests, message=message,
                        output=output if raw else "", tamper=[str(s) for s in signs],
-                       coverage=coverage.read(doc) if checked else None)
+                       coverage=coverage.read(doc) if doc is not None and checked else None)

@@ -3,7 +3,8 @@
 API (import from tests: ``from repo_projects import PROJECTS, make_repo, commit``)::
 
     PROJECTS: dict[str, Project]       # "toolz", "inflection" (flat, no dependency),
-                                       # "isodate" (src layout, depends on six)
+                                       # "isodate" (src layout, depends on six),
+                                       # "iniconfig" (a dependency of pytest itself)
     sdist(project) -> Path             # the project's source distribution, downloaded
                                        # once into the cache folder
     make_repo(project, dest) -> Path   # unpack it into dest/NAME, git init, commit
@@ -83,6 +84,12 @@ PROJECTS = {
                            "        negduration = Duration(years=-self.years, months=-self.months)",
                            "        negduration = Duration(years=-self.years, months=self.months)"),
                        deps=("six",)),
+    # pytest itself depends on it: the shadowing case (src layout, version from git)
+    "iniconfig": Project("iniconfig", "2.3.1", "src", 54,
+                         Bug("src/iniconfig/__init__.py",
+                             "        yield from sorted(section, key=lineof)",
+                             "        yield from sorted(section, key=lineof, reverse=True)"),
+                         deps=("pytest-xdist>=3.8",)),
 }
 
 

@@ -12,9 +12,9 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from codemend.agent.ci.artifact import Meta, write_meta
+from codemend.agent.ci.artifact import Meta, Status, write_meta
 from codemend.agent.ci.errors import BadInput, InfraError
 from codemend.agent.ci.gitops import BRANCH_PREFIX, Git
 from codemend.agent.ci.summary import append_step_summary
@@ -96,7 +96,8 @@ def propose(args: argparse.Namespace) -> int:
         print(json.dumps({"status": "skipped", "reason": msg}) if args.json else f"codemend: {msg}")
         return 0
     code, report = run_fix(repo, args, out)
-    status = report.get("status") if report.get("status") in FIX_EXIT else ("failed" if code else "clean")
+    reported = report.get("status")
+    status = cast(Status, reported) if reported in FIX_EXIT else ("failed" if code else "clean")
     run_id = str(report.get("run_id") or "unknown")
     write_meta(out, Meta(**common, run_id=run_id, status=status, exit_code=code))
     summary = out / "summary.md"

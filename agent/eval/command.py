@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from codemend.agent.config import Settings, load_settings
-from codemend.agent.eval.job import Job, ModelSpec
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.eval.report import healing_png, markdown
 from codemend.agent.eval.results import ResultsFile, summarize
 from codemend.agent.eval.suite import Suite, load_suite
+from codemend.agent.runlock import lock_eval
 from codemend.sandbox.errors import BadInput, CodemendError
 from rich.console import Console
 from rich.progress import (
@@ -99,6 +100,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     suite = load_suite(meta["suite"], meta["model"], max_iterations=meta["max_iterations"],
                        limit=meta["limit"], only=meta["tasks"])
     _make_folder(folder, meta)
+    with lock_eval(folder):  # one driver per eval folder (agent/runlock.py)
+        return _run(args, settings, folder, meta, suite)
+
+
+def _run(args: argparse.Namespace, settings: Settings, folder: Path, meta: dict[str, Any],
+         suite: Suite) -> int:
     jobs = [Job(t, k) for t in suite.tasks for k in range(meta["samples"])]
     _unique_run_ids(jobs)
     spec = ModelSpec(meta["model"], base_url=args.base_url or meta.get("base_url"),
@@ -111,7 +118,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(f"eval [bold]{meta['suite']}[/] with {meta['model']}: {len(jobs)} runs "
                       f"({len(jobs) - len(todo)} done before), results in {folder}")
         if todo:
-            executor = _executor(args, settings, suite, spec, folder, stack)
+            executor = _executor(args, settings, suite, spec, folder, stack, console)
             try:
                 error = _drive(executor, todo, jobs, results, console)
             except KeyboardInterrupt:
@@ -141,13 +148,15 @@ def _make_folder(folder: Path, meta: dict[str, Any]) -> None:
 
 
 def _executor(args: argparse.Namespace, settings: Settings, suite: Suite, spec: ModelSpec,
-              folder: Path, stack: ExitStack):
+              folder: Path, stack: ExitStack, console: Console):
     if args.ray:
         try:
             from codemend.agent.eval.ray_exec import RayExecutor
         except ImportError:
             raise BadInput("--ray needs Ray: pip install 'codemend[ray]'") from None
-        executor = RayExecutor(args.ray, spec, suite.sandbox_config(), settings.pool_size)
+        executor = RayExecutor(args.ray, spec, suite.sandbox_config(), settings.pool_size,
+                               progress=lambda m: console.print(f"[dim]{m}[/]",
+                                                                highlight=False))
         stack.callback(executor.close)
         return executor
     from codemend.agent.eval.local import LocalExecutor
@@ -177,8 +186,9 @@ def _drive(executor, todo: list[Job], jobs: list[Job], results: ResultsFile,
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("eval", total=len(jobs), completed=done(), rate=_rate(solved(),
                                                                                       done()))
-        try:
-            for _job, outcome in executor.run(todo):
+        def write(finished) -> None:
+            nonlocal error
+            for _job, outcome in finished:
                 if isinstance(outcome, BaseException):
                     if error is None:
                         error = outcome
@@ -186,10 +196,14 @@ def _drive(executor, todo: list[Job], jobs: list[Job], results: ResultsFile,
                     continue
                 results.append(outcome)
                 progress.update(bar, completed=done(), rate=_rate(solved(), done()))
+
+        try:
+            write(executor.run(todo))
         except KeyboardInterrupt:
             executor.stop()
-            console.print("stopping: the runs in flight finish and are kept (Ctrl-C again to "
-                          "quit at once; `--resume` continues those from their checkpoints)")
+            console.print("stopping: the runs in flight finish and are written (Ctrl-C again "
+                          "to quit at once; `--resume` continues the rest)")
+            write(executor.finished())
             raise
     return error
 

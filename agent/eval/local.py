@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
-from codemend.agent.eval.job import Job, ModelSpec, run_job
+from codemend.agent.eval.job import run_job
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.runs import RunStore
 from codemend.sandbox.base import Sandbox
 
@@ -21,12 +22,18 @@ class LocalExecutor:
         self.workers, self.store, self.sandbox, self.spec = workers, store, sandbox, spec
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codemend-eval")
         self._futures: dict[Future, Job] = {}
+        self._reported: set[Future] = set()
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Finished]:
         for job in jobs:
             fut = self._pool.submit(run_job, job, self.store, self.sandbox, self.spec)
             self._futures[fut] = job
-        for fut in as_completed(list(self._futures)):
+        yield from self.finished()
+
+    def finished(self) -> Iterator[Finished]:
+        """The jobs still out, as they finish (again after an interruption)."""
+        for fut in as_completed([f for f in self._futures if f not in self._reported]):
+            self._reported.add(fut)
             if fut.cancelled():
                 continue
             exc = fut.exception()

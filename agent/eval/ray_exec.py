@@ -1,13 +1,20 @@
 """Run jobs on a Ray cluster (``--ray ADDRESS``): one Ray task per job, Ray schedules them.
 
 - Each node checks in its own Docker daemon, in its own pool: the driver starts one
-  ``NodePool`` actor per live node (pinned there, no CPU reserved); a job's task finds the
+  ``NodePool`` actor per live node that has CPUs (pinned there, no CPU reserved; a head
+  started with ``--num-cpus 0`` runs no job and needs no Docker); a job's task finds the
   actor of the node it landed on by name. A node that joined later and has none gets a
-  pool of the task's own.
-- A job's loop runs in the task with a run store in a temporary folder of that node.
+  pool of the task's own. A node whose daemon lacks the check image builds it (the driver
+  says so, and gives up after ``IMAGE_BUILD_TIMEOUT_S``).
+- A job's loop runs in the task with a run store in a temporary folder of that node. A
+  repository task gets the work tree as the driver read it (a snapshot in Ray's object
+  store): no node needs the driver's folders. Each record names the daemon that checked
+  it (``daemon``: host name and Docker root dir).
 - Results stream back to the driver (``ray.wait``), which alone writes the output. A task
   whose worker dies is retried by Ray (``max_retries``) from the start; so a dead worker
   loses at most its jobs in flight, and those run again.
+- ``stop`` closes a gate: a job that has not started yet ends at once without running, a
+  running one finishes and reports (nothing is cancelled inside a running task).
 - The actors belong to the driver: they end with it, and ``close`` removes their containers.
 
 Needs the optional extra: ``pip install 'codemend[ray]'``.
@@ -18,13 +25,14 @@ from __future__ import annotations
 import secrets
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import ray
 import ray.exceptions
-from codemend.agent.eval.job import Job, ModelSpec, run_job
+from codemend.agent.eval.job import run_job
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.runs import RunStore
 from codemend.sandbox.base import FixResult
 from codemend.sandbox.config import SandboxConfig
@@ -36,19 +44,52 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 MAX_RETRIES = 3
 """Times Ray reruns a job whose worker process died (not when the job raised)."""
 POOL_CONCURRENCY = 32
+IMAGE_BUILD_TIMEOUT_S = 1800.0
+"""How long the driver waits for the nodes' pools when one has to build the check image."""
 
 
-@ray.remote(num_cpus=0, max_concurrency=POOL_CONCURRENCY)
+def daemon_id(client: Any) -> str:
+    """Which Docker daemon a client talks to: its host name and root dir (the engine ID
+    comes from a key file that daemons of one machine share)."""
+    info = client.info()
+    return f"{info.get('Name', '?')}:{info.get('DockerRootDir', '?')}"
+
+
+# Ray types actor options and remote calls by overloads that do not cover these (checked at
+# run time by Ray itself and by tests/eval/test_eval_ray.py).
+@ray.remote(num_cpus=0, max_concurrency=POOL_CONCURRENCY)  # pyright: ignore[reportCallIssue]
 class NodePool:
     """The pooled sandbox of one node, shared by every job that runs there."""
 
     def __init__(self, config: SandboxConfig, size: int) -> None:
+        self.config, self.size = config, size
+        self.pool: Any = None
+        self.daemon = ""
+
+    def probe(self) -> dict[str, Any]:
+        """This node's daemon, and whether it holds the check image (quick: builds nothing)."""
+        from codemend.sandbox.docker_io import connect
+        from codemend.sandbox.image import image_exists, image_tag
+
+        client = connect()
+        try:
+            tag = self.config.image or image_tag(client)
+            return {"node": ray.get_runtime_context().get_node_id(),
+                    "daemon": daemon_id(client), "image": tag,
+                    "has_image": image_exists(client, tag)}
+        finally:
+            client.close()
+
+    def start(self) -> str:
+        """Start the pool (building the image first when the daemon lacks it)."""
         from codemend.sandbox.pool import PooledSandbox
 
-        self.pool = PooledSandbox(config, size=size, max_parallel=size)
+        self.pool = PooledSandbox(self.config, size=self.size, max_parallel=self.size)
+        self.daemon = daemon_id(self.pool.client)
+        return self.daemon
 
-    def ready(self) -> str:
-        return ray.get_runtime_context().get_node_id()
+    def daemon_name(self) -> str:
+        return self.daemon
 
     def check(self, workspace: Workspace, timeout_s: float | None) -> CheckReport:
         return self.pool.check(workspace, timeout_s=timeout_s)
@@ -57,7 +98,22 @@ class NodePool:
         return self.pool.autofix(workspace)
 
     def close(self) -> None:
-        self.pool.close()
+        if self.pool is not None:
+            self.pool.close()
+
+
+@ray.remote(num_cpus=0)
+class Gate:
+    """Open until the driver stops the eval; a job that finds it closed does not start."""
+
+    def __init__(self) -> None:
+        self.open = True
+
+    def enter(self) -> bool:
+        return self.open
+
+    def close(self) -> None:
+        self.open = False
 
 
 class ActorSandbox:
@@ -82,20 +138,25 @@ def pool_name(node_id: str, tag: str) -> str:
 
 @ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)
 def codemend_eval_job(job: Job, spec: ModelSpec, config: SandboxConfig, tag: str,
-                      size: int) -> dict[str, Any]:
-    """One job on whichever node Ray picked."""
+                      size: int, gate: Any, snapshot: Any = None) -> dict[str, Any] | None:
+    """One job on whichever node Ray picked; None when the eval stopped before it began."""
+    if not ray.get(gate.enter.remote()):
+        return None
     node = ray.get_runtime_context().get_node_id()
     try:
-        sandbox: Any = ActorSandbox(ray.get_actor(pool_name(node, tag)))
+        actor = ray.get_actor(pool_name(node, tag))
+        sandbox: Any = ActorSandbox(actor)
+        daemon = ray.get(actor.daemon_name.remote())
         own = None
     except ValueError:  # a node without a pool actor (it joined after the eval started)
         from codemend.sandbox.pool import PooledSandbox
 
         own = sandbox = PooledSandbox(config, size=size, max_parallel=size)
+        daemon = daemon_id(own.client)
     try:
         with tempfile.TemporaryDirectory(prefix="codemend-eval-") as tmp, \
                 RunStore(Path(tmp)) as store:
-            return run_job(job, store, sandbox, spec)
+            return {**run_job(job, store, sandbox, spec, snapshot), "daemon": daemon}
     finally:
         if own is not None:
             own.close()
@@ -104,9 +165,12 @@ def codemend_eval_job(job: Job, spec: ModelSpec, config: SandboxConfig, tag: str
 class RayExecutor:
     """Same interface as ``LocalExecutor``: ``run`` yields (job, record | error)."""
 
-    def __init__(self, address: str, spec: ModelSpec, config: SandboxConfig, size: int) -> None:
+    def __init__(self, address: str, spec: ModelSpec, config: SandboxConfig, size: int, *,
+                 progress: Callable[[str], None] | None = None,
+                 image_timeout_s: float = IMAGE_BUILD_TIMEOUT_S) -> None:
         _reachable(address)
         self.spec, self.config, self.size = spec, config, size
+        self.say = progress or (lambda _: None)
         self.tag = secrets.token_hex(4)
         host = address.rpartition(":")[0]
         try:
@@ -116,12 +180,34 @@ class RayExecutor:
             raise InfraError(f"--ray {address}: cannot join the Ray cluster ({exc}); start it "
                              "(`ray start --head` on one node, `ray start --address ...` on "
                              "the others) or fix the address") from None
-        # a node runs as many jobs at once as it has CPUs: its pool checks as many at once
-        self.actors = [self._pool_actor(n["NodeID"], max(size, int(n["Resources"].get("CPU", 1))))
-                       for n in ray.nodes() if n["Alive"]]
         self._pending: dict[Any, Job] = {}
-        try:  # every node's Docker daemon and image, before the first job
-            ray.get([a.ready.remote() for a in self.actors])
+        self.gate = Gate.remote()
+        # a node runs as many jobs at once as it has CPUs: its pool checks as many at once;
+        # a node without CPUs runs no job and gets no pool
+        workers = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
+        self.actors = [self._pool_actor(n["NodeID"], max(size, int(n["Resources"]["CPU"])))
+                       for n in workers]
+        if not self.actors:
+            self.close()
+            raise InfraError(f"--ray {address}: no node of the cluster has a CPU to run jobs "
+                             "on; add one with `ray start --address ...`")
+        self._start_pools(address, image_timeout_s)
+
+    def _start_pools(self, address: str, timeout_s: float) -> None:
+        """Every node's Docker daemon and image, before the first job."""
+        try:
+            probes = ray.get([a.probe.remote() for a in self.actors])
+            building = [p for p in probes if not p["has_image"]]
+            for p in building:
+                self.say(f"node {p['node'][:12]} ({p['daemon']}) has no check image "
+                         f"{p['image']}: building it there (up to {timeout_s:.0f} s)")
+            ray.get([a.start.remote() for a in self.actors],
+                    timeout=timeout_s if building else None)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise InfraError(f"--ray {address}: the check image was not built within "
+                             f"{timeout_s:.0f} s on {', '.join(p['daemon'] for p in building)}"
+                             "; build it there first (`codemend sandbox build`)") from None
         except ray.exceptions.RayError as exc:
             self.close()
             cause = getattr(exc, "cause", None) or exc
@@ -130,41 +216,60 @@ class RayExecutor:
                              "`codemend sandbox doctor`") from None
 
     def _pool_actor(self, node_id: str, size: int) -> Any:
-        return NodePool.options(
+        return NodePool.options(  # pyright: ignore[reportAttributeAccessIssue]
             name=pool_name(node_id, self.tag),
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
         ).remote(self.config, size)
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict[str, Any] | BaseException]]:
+        jobs = list(jobs)
+        snapshots = self._snapshots(jobs)
         for job in jobs:
-            ref = codemend_eval_job.remote(job, self.spec, self.config, self.tag, self.size)
+            ref = codemend_eval_job.remote(job, self.spec, self.config, self.tag, self.size,
+                                           self.gate,
+                                           snapshots.get(job.task.id))  # pyright: ignore[reportCallIssue]
             self._pending[ref] = job
+        yield from self.finished()
+
+    def _snapshots(self, jobs: list[Job]) -> dict[str, Any]:
+        """Each repository's work tree, read here once and put in Ray's object store."""
+        from codemend.agent.repo.snapshot import load_repo
+
+        repos = {j.task.id: j.task.repo for j in jobs if j.task.repo is not None}
+        out = {tid: ray.put(load_repo(Path(root))) for tid, root in repos.items()}
+        if out:
+            self.say(f"shipping {len(out)} repository snapshots to the nodes")
+        return out
+
+    def finished(self) -> Iterator[tuple[Job, dict[str, Any] | BaseException]]:
+        """The jobs still out, as they finish (again after an interruption)."""
         while self._pending:
             ready, _ = ray.wait(list(self._pending), num_returns=1)
-            job = self._pending.pop(ready[0])
+            job = self._pending[ready[0]]
             try:
-                yield job, ray.get(ready[0])
-            except ray.exceptions.TaskCancelledError:
-                continue
+                rec = ray.get(ready[0])
             except ray.exceptions.RayTaskError as exc:
                 cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-                yield job, cause if isinstance(cause, CodemendError) else exc
+                rec = cause if isinstance(cause, CodemendError) else exc
             except ray.exceptions.RayError as exc:  # the worker died more than MAX_RETRIES
-                yield job, InfraError(f"job {job.id}: Ray could not run it ({type(exc).__name__}"
-                                      f", after {MAX_RETRIES} retries): {str(exc)[:300]}")
+                rec = InfraError(f"job {job.id}: Ray could not run it ({type(exc).__name__}"
+                                 f", after {MAX_RETRIES} retries): {str(exc)[:300]}")
+            del self._pending[ready[0]]
+            if rec is not None:  # None: stopped before it began
+                yield job, rec
 
     def stop(self) -> None:
-        for ref in list(self._pending):
-            ray.cancel(ref)
+        """Start no further job; the running ones finish and report."""
+        ray.get(self.gate.close.remote())
 
     def close(self) -> None:
-        self.stop()
         try:
+            ray.get(self.gate.close.remote(), timeout=60)
             ray.get([a.close.remote() for a in self.actors], timeout=120)
         except ray.exceptions.RayError:
             pass  # a node is gone; its containers go when its Docker daemon reaps them
         finally:
-            for actor in self.actors:
+            for actor in [*self.actors, self.gate]:
                 ray.kill(actor)
             ray.shutdown()
 

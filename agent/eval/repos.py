@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codemend.agent.eval.job import Job
+from codemend.agent.eval.jobspec import Job
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.baseline import counts, run_baseline
-from codemend.agent.repo.snapshot import load_repo
+from codemend.agent.repo.snapshot import RepoSnapshot, load_repo
 from codemend.agent.repo.task import RepoTask
 from codemend.agent.runs import OnAttempt, Outcome, RunStore
 from codemend.agent.state import TaskInfo
@@ -22,10 +22,11 @@ CHECK_TIMEOUT_S = 120.0
 
 
 def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str,
-                   on_attempt: OnAttempt | None = None) -> Outcome | None:
-    """Baseline and run; None when nothing fails at baseline."""
-    root = Path(job.task.repo or "")
-    snap = load_repo(root)
+                   on_attempt: OnAttempt | None = None,
+                   snapshot: RepoSnapshot | None = None) -> Outcome | None:
+    """Baseline and run; None when nothing fails at baseline. ``snapshot``: the work tree
+    as read by the driver (default: read ``job.task.repo`` here)."""
+    snap = snapshot or load_repo(Path(job.task.repo or ""))
     bases = store.bases()
     deps.repo_bases = bases
     base_id = bases.put_snapshot(snap)
@@ -34,7 +35,8 @@ def start_repo_job(job: Job, store: RunStore, deps: Deps, model: str,
         return None
     task = RepoTask(root=str(snap.root), head=snap.head or "", base_id=base_id,
                     targets=baseline.targets, flaky=baseline.flaky,
-                    environment=baseline.environment, baseline=counts(baseline.report))
+                    environment=baseline.environment, baseline=counts(baseline.report),
+                    coverage=False)
     info = TaskInfo(name=job.task.id, prompt="", solution_files=[], tests={},
                     check_timeout_s=CHECK_TIMEOUT_S, spec_path=str(snap.root), kind="repo",
                     repo=task)

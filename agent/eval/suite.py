@@ -95,7 +95,7 @@ def load_suite(suite: str, model: str, *, max_iterations: int | None = None,
     return Suite(name=suite, kind=kind, tasks=out, lint_select=lint)
 
 
-def _spec_folder(root: Path) -> list[tuple[str, TaskInfo, int, Path]]:
+def _spec_folder(root: Path) -> list[tuple[str, TaskInfo | None, int, Path]]:
     if not root.exists():
         raise BadInput(f"suite {str(root)!r}: no such folder; give humaneval or a folder of "
                        "tasks (each subfolder holding a spec.toml)")
@@ -163,7 +163,7 @@ def _mapping(model: str, suite: str) -> dict[str, list[str]] | None:
 
 
 def _replies_of(tid: str, mapping: dict, model: str
-                ) -> tuple[tuple[str, ...], tuple[tuple[int, tuple[str, ...]], ...]]:
+                ) -> tuple[tuple[str, ...] | None, tuple[tuple[int, tuple[str, ...]], ...]]:
     """The task's replies (key ``ID``) and those of single samples (keys ``ID#K``)."""
     per_sample = []
     for key in mapping:

@@ -18,15 +18,15 @@ class Completion(BaseModel):
 
     text: str
     """The assistant message, as plain text. Never executed; the agent only extracts code."""
-    prompt_tokens: int = Field(0, ge=0)
+    prompt_tokens: int = Field(default=0, ge=0)
     """Input tokens the server reported (0 when it reported none)."""
-    completion_tokens: int = Field(0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
     """Output tokens the server reported (0 when it reported none)."""
     model: str
     """Model name the server says answered (or the requested name when it said nothing)."""
-    duration_s: float = Field(0.0, ge=0)
+    duration_s: float = Field(default=0.0, ge=0)
     """Wall-clock seconds of the whole call, retries and back-off included."""
-    attempts: int = Field(1, ge=1)
+    attempts: int = Field(default=1, ge=1)
     """HTTP requests made for this reply (1 + retries)."""
     truncated: bool = False
     """True when the reply was larger than the size cap and only its head was kept."""

@@ -55,17 +55,17 @@ class OpenAICompatConfig(BaseModel):
     """Sampling temperature; sent only when set."""
     seed: int | None = None
     """Sampling seed for reproducible replies (where the server supports it); sent only when set."""
-    connect_timeout_s: float = Field(5.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
     """Seconds to wait for a TCP/TLS connection."""
-    read_timeout_s: float = Field(120.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0)
     """Seconds to wait for the server between bytes (generation happens before the first one)."""
-    max_retries: int = Field(4, ge=0)
+    max_retries: int = Field(default=4, ge=0)
     """Retries after the first try on connection errors, timeouts, 408, 429 and 5xx."""
-    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_base_s: float = Field(default=0.5, ge=0)
     """First back-off delay; doubles on every retry (with jitter)."""
-    backoff_max_s: float = Field(20.0, ge=0)
+    backoff_max_s: float = Field(default=20.0, ge=0)
     """Longest single wait, for back-off and for a server's ``Retry-After`` alike."""
-    max_reply_bytes: int = Field(2_000_000, ge=1024)
+    max_reply_bytes: int = Field(default=2_000_000, ge=1024)
     """Largest reply text kept (UTF-8 bytes); a longer reply is cut, keeping its head."""
 
     @field_validator("base_url")
@@ -263,7 +263,8 @@ class OpenAICompatModel:
         limit = self.config.max_reply_bytes
         encoded = text.encode("utf-8", "replace")  # also replaces lone surrogates from \\ud800
         cut = cut or len(encoded) > limit
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         model = data.get("model")
         return Completion(
             text=encoded[:limit].decode("utf-8", "ignore"),

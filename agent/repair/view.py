@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from codemend.agent import render
-from codemend.agent.kinds import kind_of
 from codemend.agent.repair.steps import Step
 from codemend.agent.repair.target import unified
 from codemend.agent.state import Attempt, RunState
@@ -60,7 +59,8 @@ def failing(a: Attempt | None) -> set[str]:
 def comparison(console: Console, prev: Attempt | None, new: Attempt) -> None:
     """fixed / still failing / newly failing, against the step before."""
     if new.verdict == "format_error":
-        console.print("  [magenta]the reply held no usable code; the model is asked again[/]")
+        console.print("  [magenta]the reply held no usable change; the model is asked "
+                      "again[/]")
         return
     before, after = failing(prev), failing(new)
     rows = [("green", "fixed", sorted(before - after)),
@@ -103,7 +103,7 @@ def baseline(console: Console, state: RunState, report: CheckReport | None = Non
 
 def next_request(state: RunState, deps: Any) -> list[dict[str, str]]:
     """The chat the next model call sends (the person's instruction comes on top)."""
-    return kind_of(state.task).messages(state, deps, "generate" if state.last is None
+    return deps.kind(state.task).messages(state, deps, "generate" if state.last is None
                                         else "fix")
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from codemend.agent.nodes import checked
 from codemend.agent.repo.envfail import cause
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.task import SUITE_TARGET, Counts
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.retry import checked
 
 FAILING = ("failed", "error")
 STOPPED = ("timeout", "oom", "output_limit")

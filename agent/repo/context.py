@@ -18,6 +18,7 @@ from codemend.agent.repo import repomap
 from codemend.agent.repo.task import SUITE_TARGET
 from codemend.sandbox.parse import trim
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.source import split_lines
 
 CHARS_PER_TOKEN = 4
 WINDOW = 12
@@ -120,7 +121,7 @@ def _dedupe(items: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
 
 
 def _region_text(path: str, source: str, a: int, b: int) -> str:
-    lines = source.splitlines()
+    lines = split_lines(source)  # numbered as Python numbers them in tracebacks
     b = min(b, len(lines))
     body = "\n".join(lines[a - 1:b])
     return f"`{path}` lines {a}-{b}:\n```python\n{body}\n```"
@@ -152,7 +153,7 @@ def failures_text(report: CheckReport, targets: list[str], budget: int) -> str:
 def diff_text(base: dict[str, str], overlay: dict[str, str]) -> str:
     out: list[str] = []
     for path in sorted(overlay):
-        out += difflib.unified_diff(base.get(path, "").splitlines(), overlay[path].splitlines(),
+        out += difflib.unified_diff(split_lines(base.get(path, "")), split_lines(overlay[path]),
                                     f"a/{path}", f"b/{path}", lineterm="", n=2)
     return "\n".join(out)
 

@@ -22,6 +22,8 @@ from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.verify import changed_lines
 from codemend.agent.repo.workspace import protected_reason
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.retry import checked
+from codemend.sandbox.workspace import Workspace
 
 MAX_SHOWN = 12
 
@@ -54,13 +56,14 @@ def _key(test_id: str) -> str:
 
 
 def _reached(ids: list[str], targets: list[str]) -> bool:
+    """Did a target test (or a module's loading) run a line run by the tests ``ids``?"""
     if "" in ids:  # run while a module loaded
         return True
     if SUITE_TARGET in targets:
         return bool(ids)
     keys = {_key(t) for t in targets if "::" in t}
     modules = tuple(f"{t}::" for t in targets if "::" not in t)
-    return any(_key(i) in keys or i.startswith(modules) for i in ids if modules or keys)
+    return any(_key(i) in keys or i.startswith(modules) for i in ids)  # (): never
 
 
 def summarize(raw: dict[str, Any] | None, targets: list[str]) -> dict[str, Any]:
@@ -98,14 +101,13 @@ def refusal(summary: dict[str, Any]) -> str | None:
 
 
 def covered(judged: CheckReport, sandbox: Any, task: RepoTask, snap: RepoSnapshot,
-            overlay: dict[str, str], timeout_s: float) -> CheckReport:
-    """The verified report with its diff coverage (a second check, with coverage.py on);
-    under ``--require-coverage`` a candidate whose changed lines no target test runs fails."""
-    from codemend.agent.nodes import checked
-
+            overlay: dict[str, str], workspace: Workspace, timeout_s: float) -> CheckReport:
+    """The verified report with its diff coverage (``workspace``, the harness the verdict
+    came from, checked again with coverage.py on, on the whole suite); under
+    ``--require-coverage`` a candidate whose changed lines no target test runs fails."""
     asked = request(snap, overlay)
     if asked:
-        ws = snap.workspace(overlay).model_copy(update={"coverage": asked})
+        ws = workspace.model_copy(update={"coverage": asked, "select": []})
         run = checked(sandbox, ws, timeout_s)
         raw = run.coverage if run.coverage is not None else {
             "files": None, "error": f"the coverage run ended {run.verdict}: {run.message[:200]}"}

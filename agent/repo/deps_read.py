@@ -77,7 +77,8 @@ def runtime(files: Mapping[str, str]) -> Found:
     setup.cfg ``install_requires``, literal ``install_requires`` in setup.py, and a
     top-level requirements.txt (what ``pip install -r requirements.txt`` gets)."""
     doc = toml(files, "pyproject.toml")
-    project = doc.get("project") if isinstance(doc.get("project"), dict) else {}
+    project = doc.get("project")
+    project = project if isinstance(project, dict) else {}
     out: Found = [(r, "pyproject.toml [project] dependencies")
                   for r in _strings(project.get("dependencies"))]
     dynamic = doc.get("tool", {}).get("setuptools", {}).get("dynamic", {}) if isinstance(

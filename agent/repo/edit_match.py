@@ -84,8 +84,15 @@ def _at(file: list[str], search: list[str], i: int, rung: str) -> Shift | None:
 
 def _spots(file: list[str], search: list[str], rung: str) -> list[tuple[int, Shift]]:
     n = len(search)
+    k = next((k for k, x in enumerate(search) if x.strip()), None)
+    if k is None:
+        starts = range(len(file) - n + 1)
+    else:  # every rung keeps a line's text: only where the first text line is can it match
+        want = search[k].strip()
+        starts = [i - k for i, x in enumerate(file) if k <= i <= len(file) - n + k
+                  and x.strip() == want]
     out = []
-    for i in range(len(file) - n + 1):
+    for i in starts:
         shift = _at(file, search, i, rung)
         if shift is not None:
             out.append((i, shift))
@@ -187,9 +194,30 @@ def find(file: list[str], search: list[str], replace: list[str], tabs: bool) -> 
         if hits:
             h = _one(hits)
             return Found(h.start, h.end, reindent(h.convert(rep), h.shift))
+    edged, rep = _edges(search, replace)
+    if edged != search:
+        return find(file, edged, rep, tabs)
     if any(is_placeholder(x) for x in search):
         return _elided(file, search, replace, tabs)
     raise NoMatch()
+
+
+def _edges(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:
+    """Without ``...`` lines at the ends of the SEARCH, which bound nothing (nor those at
+    the same end of the REPLACE)."""
+    def cut(x: list[str], from_end: bool) -> tuple[list[str], bool]:
+        y = list(reversed(x)) if from_end else list(x)
+        k = 0
+        while k < len(y) and (not y[k].strip() or is_placeholder(y[k])):
+            k += 1
+        cutting = any(is_placeholder(v) for v in y[:k])
+        y = y[k:] if cutting else y
+        return (list(reversed(y)) if from_end else y), cutting
+    for end in (False, True):
+        search, cut_search = cut(search, end)
+        if cut_search:
+            replace = cut(replace, end)[0]
+    return search, replace
 
 
 def _same_span(file: list[str], search: list[str], hit: Hit, tabs: bool) -> None:
@@ -276,13 +304,21 @@ def _inside(file: list[str], chosen: list[Hit]) -> bool:
                for x in file[a.end:b.start] if x.strip())
 
 
+STEPS = 20_000
+"""Choices of elided parts looked at before an elision counts as ambiguous."""
+
+
 def _ordered(per_part: list[list[Hit]],
              keep: Callable[[list[Hit]], bool] = lambda c: True) -> list[list[Hit]]:
     """Every choice of one hit per part in file order without overlap that ``keep`` keeps
-    (at most two)."""
+    (at most two); raise ``Ambiguous`` when there are too many to look at."""
     out: list[list[Hit]] = []
+    steps = [0]
 
     def walk(k: int, after: int, chosen: list[Hit]) -> None:
+        steps[0] += 1
+        if steps[0] > STEPS:
+            raise Ambiguous(sorted({h.start + 1 for h in per_part[0]}))
         if len(out) > 1:
             return
         if k == len(per_part):

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from codemend.agent.extract import MAX_REPLY_CHARS
 from codemend.agent.repo import edit_paths
 from codemend.agent.repo.edit_diff import DEV_NULL, looks_like_diff, parse_diff, strip_prefix
-from codemend.agent.repo.edit_text import placeholder_in_whole_file
+from codemend.agent.repo.edit_text import placeholder_line
 
-_LABEL = re.compile(r"^#\s*file(?:name)?\s*:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
 SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
 _REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
-_LOOSE_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+_LOOSE_DIVIDER = re.compile(r"^\s*(?:={6}|={8})\s*$")  # one `=` off, and alone
 _OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
 _CLOSE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*$")
 
@@ -76,7 +75,7 @@ class _Reader:
             self.fence, self.fence_at = (m["fence"][0], len(m["fence"])), i
             return i + 1
         first = next((x for x in body if x.strip()), "")
-        if _LABEL.match(first.strip()):
+        if edit_paths.LABEL.match(first.strip()):
             self._whole(first, body, closed)
         elif looks_like_diff(tag, body):
             self._diff(i, body)
@@ -177,7 +176,7 @@ class _Reader:
         rest = body[body.index(first) + 1:]
         while rest and not rest[-1].strip():
             rest.pop()
-        where = placeholder_in_whole_file(rest, path)
+        where = placeholder_line(rest, path)
         if where is not None:
             self.problems.append(
                 f"{path}: the whole-file block stands for left-out code with `{where[1]}` (its "

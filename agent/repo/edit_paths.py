@@ -14,7 +14,8 @@ import posixpath
 import re
 from collections.abc import Collection
 
-_LABEL = re.compile(r"^#\s*file(?:name)?\s*:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
+LABEL = re.compile(r"^#\s*file(?:name)?\s*:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
+"""A ``# file: <path>`` label line."""
 _LEAD = re.compile(r"^(?:#{1,6}\s+|[-*+>]\s+|(?:file(?:name)?|path)\s*:\s*)", re.IGNORECASE)
 _ESCAPE = re.compile(r"\\([_*`#\-.\[\]()~])")
 _PATHLIKE = re.compile(r"[\w.\-/+@~]+")
@@ -27,7 +28,7 @@ _BARE = frozenset({"Makefile", "Dockerfile", "LICENSE", "README", "Procfile", "J
 def clean(text: str) -> str:
     """The path a line spells, without markdown around it (may not look like a path)."""
     text = text.strip()
-    m = _LABEL.match(text)
+    m = LABEL.match(text)
     if m:
         text = m["path"]
     for _ in range(3):

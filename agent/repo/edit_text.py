@@ -72,9 +72,9 @@ def is_placeholder(line: str) -> bool:
     return bool(_PHRASE.fullmatch(body.strip(" .:;()[]")))
 
 
-def placeholder_in_whole_file(lines: list[str], path: str) -> tuple[int, str] | None:
-    """The first line (1-based) of a whole-file block that stands for left-out code: a
-    placeholder comment, or in Python a bare ``...`` that is not a block's body."""
+def placeholder_line(lines: list[str], path: str) -> tuple[int, str] | None:
+    """The first line (1-based) of new text that stands for left-out code: a placeholder
+    comment, or in Python a bare ``...`` that is not a block's body (a stub's ``...``)."""
     last = ""
     for n, line in enumerate(lines, 1):
         s = line.strip()

@@ -28,7 +28,7 @@ from codemend.agent.extract import FormatError
 from codemend.agent.repo import edit_paths
 from codemend.agent.repo.edit_match import Ambiguous, Found, NoMatch, find, holds, nearest
 from codemend.agent.repo.edit_parse import Edit, parse_edits
-from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of
+from codemend.agent.repo.edit_text import Text, is_placeholder, lines_of, placeholder_line
 from codemend.sandbox.workspace import check_relpath
 
 __all__ = ["HOW", "Edit", "apply_edits", "parse_edits"]
@@ -76,6 +76,8 @@ class _Applier:
     def __init__(self, current: dict[str, str]) -> None:
         self.current = current
         self.hints = HINTS
+        self.history: dict[str, list[str]] = {}
+        """Each file's texts in this reply so far: before its first edit, after each."""
 
     def apply(self, e: Edit) -> str:
         path = _inside(e.path)
@@ -95,7 +97,24 @@ class _Applier:
             raise ValueError(edit_paths.unknown(path, list(self.current)))
         else:
             self.current[path] = self._replace(path, have, e)
+        self.history.setdefault(path, [have] if have is not None else []).append(
+            self.current[path])
         return path
+
+    def _repeats(self, path: str, search: list[str], replace: list[str]) -> bool:
+        """The edit makes again a change this reply already made to the file (the same block
+        twice, or a diff and a SEARCH/REPLACE for one change)."""
+        texts = self.history.get(path, [])
+        for before, after in zip(texts, texts[1:], strict=False):
+            old = Text.of(before)
+            try:
+                out = _step(old.lines, search, replace, old.uses_tabs())
+            except ValueError:
+                continue
+            old.lines = out
+            if old.render() == after:
+                return True
+        return False
 
     def _replace(self, path: str, have: str, e: Edit) -> str:
         text = Text.of(have)
@@ -103,6 +122,11 @@ class _Applier:
         what = "the diff hunk" if e.hint is not None else "the SEARCH text"
         said = f" (its @@ header says line {e.hint})" if e.hint is not None else ""
         tabs = text.uses_tabs()
+        left_out = placeholder_line(replace, path)
+        if left_out and not any(is_placeholder(x) for x in search):
+            raise ValueError(f"{path}: the REPLACE of {what} stands for left-out code with "
+                             f"`{left_out[1]}`, which would be written into the file; write "
+                             "the lines out in full")
         try:
             out = _step(text.lines, search, replace, tabs)
         except Ambiguous as exc:
@@ -112,6 +136,8 @@ class _Applier:
             raise ValueError(f"{path}: {what} {times}{said}; add surrounding lines so it "
                              "matches exactly once") from None
         except NoMatch:
+            if self._repeats(path, search, replace):
+                return have
             raise ValueError(self._not_found(path, text, search, replace, what)) from None
         except ValueError as exc:
             raise ValueError(f"{path}: {what} matched, but {exc}") from None
@@ -148,18 +174,32 @@ def _with_ends(text: str, old: str | None) -> str:
     return text
 
 
-def apply_edits(reply: str, base: dict[str, str], overlay: dict[str, str]) -> dict[str, str]:
-    """The new overlay (files that differ from ``base``) after the reply's edits on
-    ``base + overlay``; raise ``FormatError`` when the reply holds none or one fails."""
-    current = {**base, **overlay}
-    edits, problems = parse_edits(reply, current)
+def _apply_all(edits: list[Edit], current: dict[str, str]) -> tuple[set[str], list[str]]:
+    """Apply ``edits`` to ``current`` in place: the paths they touched, and the problems."""
     applier = _Applier(current)
     touched: set[str] = set()
+    problems: list[str] = []
     for e in edits:
         try:
             touched.add(applier.apply(e))
         except ValueError as exc:
             problems.append(str(exc))
+    return touched, problems
+
+
+def apply_edits(reply: str, base: dict[str, str], overlay: dict[str, str]) -> dict[str, str]:
+    """The new overlay (files that differ from ``base``) after the reply's edits on
+    ``base + overlay``; raise ``FormatError`` when the reply holds none or one fails."""
+    current = {**base, **overlay}
+    edits, problems = parse_edits(reply, current)
+    touched, failed = _apply_all(edits, current)
+    problems += failed
+    if edits and not problems:  # the same reply once more must be refused or change nothing
+        again = dict(current)
+        if not _apply_all(edits, again)[1] and again != current:
+            problems.append("the reply's edits would apply again to their own result (a later "
+                            "block puts back what an earlier one searched for); include more of "
+                            "the surrounding lines")
     if problems:
         raise FormatError("Some edits in your reply could not be applied, so none were: "
                           + "; ".join(problems[:6]) + ". " + HOW)

@@ -1,11 +1,12 @@
 """Failures the sandbox's environment causes, not the code: never targets.
 
 A check runs with no network, the image's locale and time-zone data, a read-only work
-tree, and only the console scripts the environment image installs. A test that fails only for one of those reasons
-fails on no developer's machine, so handing it to the model as a target would ask for a
-change the code does not need. ``cause(case)`` names the reason from the failure's message
-and traceback (None: an ordinary failure); the baseline lists such tests in the report's
-``environment`` and leaves them out of the targets and of the regressions.
+tree, and only the console scripts the environment image installs. A test that fails
+only for one of those reasons fails on no developer's machine, so handing it to the model
+as a target would ask for a change the code does not need. ``cause(case)`` names the
+reason from the failure's message and traceback (None: an ordinary failure); the baseline
+lists such tests in the report's ``environment`` and leaves them out of the targets and
+of the regressions.
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ baseline gave no outcome, with a skip raised from source and its location hidden
 (``__tracebackhide__``), and pass.
 
 A test that may skip itself is left out: one whose own code (decorators included), class
-or module names the skip machinery, and every test when a ``conftest.py`` does.
+or module names the skip machinery, and every test when a ``conftest.py`` does. So are
+tests the project's own settings may leave out: those of a file pytest reported nothing
+of (``--ignore``, ``collect_ignore``; a file that fails or skips at import is still
+reported), marked tests when ``addopts`` selects by marker (``-m``), and every test when
+it selects by name (``-k``, ``--deselect``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 from codemend import sandbox
+from codemend.agent.repo.layout import words
 from codemend.agent.repo.snapshot import RepoSnapshot
 
 SKIP_WORDS = re.compile(r"\b(skip|skipif|xfail|importorskip|SkipTest|skipTest|skipUnless|"
@@ -60,10 +65,33 @@ def _skippable(source: str, tree: ast.Module, test_id: str) -> bool:
     return any(SKIP_WORDS.search(t) for t in texts)
 
 
+def _selects(snap: RepoSnapshot) -> set[str]:
+    """The selection options among the project's ``addopts``."""
+    opts = words(snap.pytest.options.get("addopts"))
+    return {o.split("=", 1)[0] for o in opts if o.split("=", 1)[0] in ("-m", "-k", "--deselect")}
+
+
+def _marked(tree: ast.Module, test_id: str) -> bool:
+    """The test, its classes or its module carry a decorator or ``pytestmark``."""
+    if any(isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "pytestmark"
+                                             for t in n.targets) for n in tree.body):
+        return True
+    body = tree.body
+    for name in test_id.split("::")[1:]:
+        node = next((n for n in body if getattr(n, "name", None) == name), None)
+        if node is None or getattr(node, "decorator_list", None):
+            return True
+        body = getattr(node, "body", [])
+    return False
+
+
 def must_run(snap: RepoSnapshot) -> list[str]:
-    """Test ids of the snapshot's test modules that cannot skip themselves."""
-    if any(posixpath.basename(p) == "conftest.py" and SKIP_WORDS.search(snap.files.get(p, ""))
-           for p in snap.test_files):
+    """Test ids of the snapshot's test modules that cannot skip themselves and that the
+    project's settings select."""
+    selects = _selects(snap)
+    if selects & {"-k", "--deselect"} or any(
+            posixpath.basename(p) == "conftest.py" and SKIP_WORDS.search(snap.files.get(p, ""))
+            for p in snap.test_files):
         return []
     out: list[str] = []
     for path in snap.test_modules:
@@ -75,18 +103,22 @@ def must_run(snap: RepoSnapshot) -> list[str]:
             ids = _inventory().test_ids(path, source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue  # pytest reports it as a collection error
-        out += [i for i in ids if not _skippable(source, tree, i)]
+        out += [i for i in ids if not _skippable(source, tree, i)
+                and not ("-m" in selects and _marked(tree, i))]
     return out
 
 
 def not_run(ids: list[str], outcomes: dict[str, str]) -> list[tuple[str, str]]:
     """``(id, what happened)`` for each id with no run in ``outcomes`` (a parametrized
-    test ran when any of its cases ran)."""
+    test ran when any of its cases ran), among the files pytest reported on."""
     by_test: dict[str, list[str]] = {}
     for cid, outcome in outcomes.items():
         by_test.setdefault(cid.split("[", 1)[0], []).append(outcome)
+    files = {cid.split("::", 1)[0] for cid in outcomes}
     out = []
     for tid in ids:
+        if tid.split("::", 1)[0] not in files:
+            continue  # left out by the project's settings (--ignore, collect_ignore)
         got = by_test.get(tid, [])
         if not any(o in RAN for o in got):
             out.append((tid, got[0] if got else "missing"))

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
-from codemend.agent.nodes import checked
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
@@ -21,6 +20,8 @@ from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
 from codemend.agent.repo.workspace import pristine, protected_reason
 from codemend.sandbox.report import CheckReport
+from codemend.sandbox.retry import checked
+from codemend.sandbox.source import split_lines
 from codemend.sandbox.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -63,7 +64,12 @@ class RepoKind:
         task, snap, _ = _parts(state, deps)
         overlay = pristine(snap, state.files, task.allow_test_edits)
         new = apply_edits(text, snap.files, overlay)
-        refuse_paths(snap, task, sorted(p for p in new if new[p] != overlay.get(p)))
+        edited = sorted(p for p in new if new[p] != overlay.get(p))
+        refuse_paths(snap, task, edited)
+        not_text = [p for p in edited if p in snap.binary]
+        if not_text:
+            raise FormatError(f"{', '.join(not_text[:3])} is not UTF-8 text (binary, or another "
+                              "encoding): codemend does not edit it; change other files")
         return new
 
     def workspace(self, state: RunState, deps: Any) -> Workspace:
@@ -88,9 +94,10 @@ class RepoKind:
             report = checked(deps.sandbox, harness(snap, task, state.files),
                              state.task.check_timeout_s)
         judged = verify(report, baseline, task, snap, state.files)
-        if judged.verdict != "pass":
+        if judged.verdict != "pass" or not (task.coverage or task.require_coverage):
             return judged
-        return covered(judged, deps.sandbox, task, snap, state.files, state.task.check_timeout_s)
+        return covered(judged, deps.sandbox, task, snap, state.files,
+                       harness(snap, task, state.files), state.task.check_timeout_s)
 
     def merge_autofix(self, state: RunState, deps: Any, fixed: dict[str, str]
                       ) -> dict[str, str]:
@@ -131,7 +138,7 @@ def refuse_paths(snap: RepoSnapshot, task: RepoTask, paths: list[str]) -> None:
 def scoped(base: str | None, candidate: str, fixed: str) -> str:
     """``fixed``'s hunks (against ``candidate``) that overlap the candidate's changed lines."""
     changed = changed_lines(base, candidate)
-    a, b = candidate.splitlines(keepends=True), fixed.splitlines(keepends=True)
+    a, b = split_lines(candidate, keepends=True), split_lines(fixed, keepends=True)
     out: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         touched = tag != "equal" and any(n in changed for n in range(i1, i2 + 2))

@@ -5,47 +5,29 @@ branch (``--branch``). Spec runs end ``solved``; a repository run reports that a
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
 
 from codemend.agent.repo.coverage import shown
+from codemend.agent.repo.patch import git_patch, modes_at
 from codemend.agent.repo.paths import UnsafePath, check_writable
 from codemend.agent.repo.task import Counts, RepoTask
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
 
 STATUS = {"solved": "fixed"}
-NO_EOL = "\n\\ No newline at end of file\n"
 
 
 def repo_status(status: str) -> str:
     return STATUS.get(status, status)
 
 
-def _lines(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += NO_EOL  # difflib keeps it on the last line; git wants the marker
-    return lines
-
-
-def patch_text(base: dict[str, str], overlay: dict[str, str]) -> str:
-    """A git-style unified diff of the overlay against the base (``git apply`` reads it)."""
-    out: list[str] = []
-    for path in sorted(overlay):
-        old, new = base.get(path), overlay[path]
-        if old == new:
-            continue
-        out.append(f"diff --git a/{path} b/{path}\n")
-        if old is None:
-            out.append("new file mode 100644\n")
-        body = list(difflib.unified_diff(_lines(old or ""), _lines(new),
-                                         "/dev/null" if old is None else f"a/{path}",
-                                         f"b/{path}", n=3))
-        out += [line if line.endswith("\n") else line + "\n" for line in body]
-    return "".join(out)
+def patch_text(base: dict[str, str], overlay: dict[str, str], *, root: Path | None = None,
+               head: str | None = None) -> str:
+    """The overlay against the base as a git patch, made by git (agent/repo/patch.py), so
+    ``git apply`` on the starting commit takes it; ``root``/``head`` give file modes."""
+    return git_patch(base, overlay, modes_at(root, head, sorted(overlay)))
 
 
 def counts_of(report: CheckReport | None) -> Counts | None:

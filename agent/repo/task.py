@@ -51,6 +51,9 @@ class RepoTask(BaseModel):
     allow_test_edits: bool = False
     allow_deletions: bool = False
     """A fix may remove top-level functions, classes or methods (``--allow-deletions``)."""
+    coverage: bool = True
+    """Measure the verified candidate's diff coverage (agent/repo/coverage.py); eval runs,
+    whose results do not show it, leave it off."""
     require_coverage: bool = False
     """Refuse a candidate whose changed executable lines no target test runs
     (``--require-coverage``; agent/repo/coverage.py)."""

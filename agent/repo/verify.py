@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import ast
-import difflib
 from collections import Counter
 
 from codemend.agent.repo import deletions, floor, signs
@@ -30,17 +29,7 @@ from codemend.agent.repo.floor import RAN, SKIP_WORDS
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.sandbox.report import CheckReport, Finding, LintReport
-
-
-def changed_lines(old: str | None, new: str) -> set[int]:
-    """1-based line numbers of ``new`` that are added or modified relative to ``old``."""
-    a = (old or "").splitlines()
-    b = new.splitlines()
-    out: set[int] = set()
-    for tag, _, _, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if tag in ("replace", "insert"):
-            out.update(range(j1 + 1, j2 + 1))
-    return out
+from codemend.sandbox.source import changed_lines, split_lines
 
 
 def _assertions(source: str | None) -> int:
@@ -64,7 +53,7 @@ def file_problems(snap: RepoSnapshot, path: str, new: str, allow_test_edits: boo
     out: list[str] = []
     if snap.protected(path):  # allowed, but no weakening
         old = snap.files.get(path)
-        text = new.splitlines()
+        text = split_lines(new)
         for n in sorted(changed_lines(old, new)):
             if SKIP_WORDS.search(text[n - 1]):
                 out.append(f"{path}:{n} skips or expects failure of tests (tamper evidence)")

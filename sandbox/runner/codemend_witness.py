@@ -7,10 +7,15 @@ See docs/SECURITY.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import marshal
 import os
 import sys
 import threading
+
+# bound now, before any workspace code runs: code under test may replace the modules' names
+_DUMPS, _SHA256 = marshal.dumps, hashlib.sha256
 
 WITNESS_FILE = os.path.abspath(__file__)
 RUNNER_DIR = os.path.dirname(WITNESS_FILE)
@@ -26,6 +31,8 @@ WITNESS_BOOT = (
     "workdir = sys.argv.pop(1)\n"
     "sys.exit(m.witnessed_pytest(sys.argv[1:], fd, workdir))\n"
 )
+# Repository mode in the project's own environment (see repo_pytest)
+REPO_BOOT = WITNESS_BOOT.replace("witnessed_pytest", "repo_pytest")
 # standard modules pytest imports only while it runs (pdb: late, with readline; getpass:
 # tmp_path): imported before the work folder goes on sys.path, so a workspace file of the
 # same name is never run by pytest itself (it may still be imported by the tests)
@@ -50,6 +57,14 @@ WATCHED = (
     ("builtins", "AssertionError"), ("builtins", "__import__"), ("builtins", "isinstance"),
     ("os", "_exit"), ("sys", "exit"),
 )
+# modules whose every function's code is fingerprinted before and after the run: pytest's
+# and pluggy's run and report machinery (plugins may patch others, e.g. _pytest.fixtures)
+GUARDED = (
+    "_pytest.runner", "_pytest.reports", "_pytest.python", "_pytest.skipping",
+    "_pytest.outcomes", "_pytest.main", "_pytest.junitxml", "_pytest.unittest",
+    "_pytest.nodes", "_pytest.assertion.rewrite", "_pytest.assertion.util",
+    "pluggy._callers", "pluggy._execution", "pluggy._hooks", "pluggy._manager", "pluggy._result",
+)
 
 
 def _resolve(module: str, dotted: str):
@@ -63,7 +78,8 @@ def _resolve(module: str, dotted: str):
 
 
 def _snapshot() -> dict:
-    """Identities of the watched objects and of their modules."""
+    """The watched objects, their modules and their code objects. The objects themselves
+    are kept (not their ids), so a replacement can never reuse a freed address."""
     import importlib
     snap = {}
     for module, dotted in WATCHED:
@@ -73,8 +89,54 @@ def _snapshot() -> dict:
             continue
         obj = _resolve(module, dotted)
         if obj is not None:
-            snap[f"{module}.{dotted}"] = (id(obj), id(sys.modules[module]))
+            snap[f"{module}.{dotted}"] = (obj, sys.modules[module], _codes(obj))
     return snap
+
+
+def _codes(obj) -> tuple:
+    """The code objects behind a function, method, classmethod, staticmethod or property."""
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if isinstance(obj, property):
+        return tuple(c for f in (obj.fget, obj.fset, obj.fdel) for c in _codes(f))
+    code = getattr(obj, "__code__", None) if callable(obj) else None
+    return (code,) if type(code).__name__ == "code" else ()
+
+
+def _digest(codes: tuple) -> str:
+    """A fingerprint of code objects: bytecode, constants, names and nested code, as
+    marshal writes them (version 2: no back-references, which depend on refcounts)."""
+    h = _SHA256()
+    for code in codes:
+        h.update(_DUMPS(code, 2))
+    return h.hexdigest()
+
+
+def fingerprint() -> dict:
+    """``module.Class.name`` -> digest of the code of every function and method defined in
+    the ``GUARDED`` modules: swapping ``Function.runtest.__code__`` keeps the function's
+    identity, not its code."""
+    out = {}
+    for name in GUARDED:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for key, obj in list(vars(module).items()):
+            if isinstance(obj, type) and obj.__module__ == name:
+                for attr, member in list(vars(obj).items()):
+                    if _codes(member):
+                        out[f"{name}.{key}.{attr}"] = _digest(_codes(member))
+            elif getattr(obj, "__module__", None) == name and _codes(obj):
+                out[f"{name}.{key}"] = _digest(_codes(obj))
+    return out
+
+
+def changed_code(before: dict, after: dict) -> list[str]:
+    """What ``fingerprint`` found changed between two snapshots."""
+    out = [f"the code of {name} was changed" for name, digest in before.items()
+           if after.get(name, digest) != digest]
+    out += [f"{name} was removed" for name in before if name not in after]
+    return out
 
 
 def witness_plugin(fd: int):
@@ -88,6 +150,8 @@ def witness_plugin(fd: int):
             self.fd = fd
             self.pm, self.hookexec = None, id(None)
             self.snap = _snapshot()
+            self.code = fingerprint()
+            self.swapped: list[str] = []
             self.builtins = {k: id(v) for k, v in vars(builtins).items()}
             try:
                 st = os.fstat(fd)
@@ -120,6 +184,7 @@ def witness_plugin(fd: int):
 
         @pytest.hookimpl(tryfirst=True)
         def pytest_runtest_logreport(self, report) -> None:
+            self.check_code()
             self.emit({"e": "test", "id": str(report.nodeid)[:300], "when": str(report.when),
                        "outcome": str(report.outcome)})
 
@@ -128,10 +193,21 @@ def witness_plugin(fd: int):
             self.emit({"e": "end", "status": int(exitstatus), "integrity": self.integrity(),
                        "notes": self.notes(), "plugins": _plugin_files(session.config)})
 
+        def check_code(self) -> None:
+            """Per report: the watched functions still run the code they had (a swap
+            undone before the session ends is still seen)."""
+            if len(self.swapped) < 20:
+                for name, (obj, _, codes) in self.snap.items():
+                    if codes and _codes(obj) != codes and name not in self.swapped:
+                        self.swapped.append(name)
+
         def integrity(self) -> list[str]:
             now = _snapshot()
-            bad = [f"{name} was replaced" for name, ident in self.snap.items()
-                   if now.get(name) != ident]
+            bad = [f"{name} was replaced" for name, (obj, module, _) in self.snap.items()
+                   if name not in now or now[name][0] is not obj or now[name][1] is not module]
+            bad += [f"the code of {name} was changed during a test" for name in self.swapped]
+            bad += [p for p in changed_code(self.code, fingerprint())
+                    if not any(f" {name} " in p for name in self.swapped)]
             if id(getattr(self.pm, "_inner_hookexec", None)) != self.hookexec:
                 bad.append("pluggy's hook executor was replaced")
             if sys.gettrace() is not None or sys.getprofile() is not None:
@@ -191,11 +267,18 @@ def extra_plugins() -> list:
     if not os.environ.get("CODEMEND_COVERAGE"):
         return []
     import importlib.util as u
-    spec = u.spec_from_file_location("_codemend_coverage",
-                                     os.path.join(RUNNER_DIR, "codemend_coverage.py"))
-    module = u.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [module.coverage_plugin()]
+    try:  # without coverage.py (an environment of the project's own) the tests still run
+        spec = u.spec_from_file_location("_codemend_coverage",
+                                         os.path.join(RUNNER_DIR, "codemend_coverage.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError("the runner's coverage module is missing")
+        module = u.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return [module.coverage_plugin()]
+    except Exception as exc:  # no result file: the host reports the coverage as not measured
+        print(f"codemend: diff coverage unavailable: {type(exc).__name__}: {exc}"[:300],
+              file=sys.stderr)
+        return []
 
 
 def witnessed_pytest(args: list[str], fd: int, workdir: str) -> int:
@@ -206,4 +289,55 @@ def witnessed_pytest(args: list[str], fd: int, workdir: str) -> int:
     preload_pytest()
     plugins = [witness_plugin(fd), *extra_plugins()]
     sys.path.insert(0, workdir)
+    return int(pytest.main(args, plugins=plugins))
+
+
+def _inside(path: str, folder: str) -> bool:
+    real = os.path.realpath(path or ".")
+    return real == folder or real.startswith(folder.rstrip("/") + "/")
+
+
+def _work_tree_later(workdir: str):
+    """A plugin that keeps the work tree off sys.path while pytest reads its command line
+    (``-p`` plugins are found by entry point and imported then: never from a
+    ``*.dist-info`` or module in the work tree), and puts it back, first, before the
+    first conftest is loaded (as ``python -m pytest`` in the work tree has it)."""
+    import pytest
+
+    class WorkTreeLater:
+        def __init__(self) -> None:
+            self.held: list[str] | None = None
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_cmdline_parse(self, pluginmanager, args):
+            self.held = [p for p in sys.path if _inside(p, workdir)]
+            sys.path[:] = [p for p in sys.path if p not in self.held]
+            try:
+                return (yield)
+            finally:
+                self.restore()
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_load_initial_conftests(self, early_config, parser, args) -> None:
+            self.restore()
+
+        def restore(self) -> None:
+            if self.held is None:
+                return
+            sys.path.extend(p for p in self.held if p not in sys.path)
+            self.held = None
+            if workdir not in sys.path:
+                sys.path.insert(0, workdir)
+
+    return WorkTreeLater()
+
+
+def repo_pytest(args: list[str], fd: int, workdir: str) -> int:
+    """Repository mode, run by the project's own Python (its environment, where the
+    project is installed editable, pointing at ``workdir``): ``pytest.main(args)`` with
+    the witness, plugin autoload off (the runner's environment) and the work tree kept
+    off sys.path until the ``-p`` plugins are loaded."""
+    import pytest
+    preload_pytest()
+    plugins = [witness_plugin(fd), *extra_plugins(), _work_tree_later(workdir)]
     return int(pytest.main(args, plugins=plugins))

@@ -186,6 +186,7 @@ def shop_run(tmp_path_factory, docker_client, sandbox_image):
 
 def test_a_pytest_toml_loading_a_plugin_is_a_format_error(shop_run):
     assert shop_run["attempts"][0]["verdict"] == "format_error"
+    assert shop_run["attempts"][0]["reason"].startswith("a format error")
     assert told(shop_run["chats"][1], "pytest.toml is build, test, lint or CI configuration",
                 "Reply again with edits to source files only")
 

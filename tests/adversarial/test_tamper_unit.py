@@ -44,8 +44,49 @@ def codes(source: str, fatal: bool | None = None) -> set[str]:
     ("class A:\n    def __eq__(self, other):\n        return True\n", "T105"),
     ("class A:\n    __eq__ = lambda self, other: True\n", "T105"),
     ("class A:\n    def __ne__(self, other):\n        return False\n", "T105"),
+    # item 5: comparison methods that do not depend on their argument
+    ("class A:\n    def __eq__(self, other):\n        return 1 == 1\n", "T105"),
+    ("class A:\n    def __eq__(self, other):\n        return other == other\n", "T105"),
+    ("class A:\n    def __eq__(self, other):\n        return self.v == self.v or bool(self)\n",
+     "T105"),
+    ("class A:\n    def __eq__(self, *args):\n        return not False\n", "T105"),
+    ("class A:\n    def __ne__(self, other):\n        return False if other else False\n", "T105"),
+    ("class A:\n    __ne__ = lambda s, o: 0 > 1\n", "T105"),
+    ("class A:\n    def __hash__(self):\n        return 7\n", "T105"),
+    ("Near = type('Near', (), {'__eq__': lambda self, other: True})\n", "T105"),
+    ("class A:\n    pass\nsetattr(A, '__ne__', lambda s, o: False)\n", "T105"),
+    # item 5: unittest.mock's always-equal objects and doubles outside the tests
+    ("from unittest.mock import ANY\ndef f():\n    return ANY\n", "T124"),
+    ("import unittest.mock\ndef f():\n    return unittest.mock.ANY\n", "T124"),
+    ("from unittest import mock\ndef f():\n    return mock.sentinel.total\n", "T124"),
+    ("from unittest.mock import MagicMock as M\ntotal = M(return_value=3)\n", "T124"),
+    ("def f():\n    return __import__('unittest.mock').mock.ANY\n", "T124"),
+    ("import mock\nDEFAULT = mock.DEFAULT\n", "T124"),
+    # item 4: imports of the test framework or importlib through a computed name
+    ("m = __import__('py' + 'test')\n", "T122"),
+    ("import importlib\nn = 'tsetyp'[::-1]\nimportlib.import_module(n)\n", "T122"),
+    ("from importlib import import_module as im\nim('_py' 'test.runner'.upper().lower())\n",
+     "T122"),
+    ("x = __import__(f\"{'imp'}ortlib\")\n", "T122"),
+    ("x = __import__(bytes.fromhex('707974657374').decode())\n", "T122"),
+    ("x = __import__(''.join(map(chr, [112])) + 'luggy')\n", None),
+    ("import builtins\ngetattr(builtins, '__imp' + 'ort__')('os')\n", "T122"),
+    ("import builtins\nvars(builtins)['__import__']('os')\n", "T122"),
+    ("import sys\nF = sys.modules['_pytest.python'].Function\n", "T122"),
+    ("from sys import modules\nF = modules.get(''.join(['_py', 'test']))\n", "T122"),
+    ("p = 'plu'\nq = p + 'ggy'\nx = __import__(q)\n", "T122"),
+    # a hook named through a string
+    ("globals()['pytest_' + 'collection_modifyitems'] = lambda items: None\n", "T102"),
+    ("import sys\nsetattr(sys.modules[__name__], 'pytest_' + 'configure', print)\n", "T102"),
+    # item 3: a coding declaration Python would read differently
+    ("# coding: utf-7\nx = 1  # +AAo-import os\n", "T108"),
+    ("# -*- coding: latin-1 -*-\nx = 1\n", "T108"),
+    ("# coding: no-such-codec\nx = 1\n", "T108"),
 ])
-def test_fatal_patterns(source: str, code: str):
+def test_fatal_patterns(source: str, code: str | None):
+    if code is None:  # beyond the folder (map over chr): an import by a run-time name
+        assert codes(source, fatal=False) == {"T123"}
+        return
     assert code in codes(source, fatal=True)
 
 
@@ -67,6 +108,11 @@ def test_fatal_patterns(source: str, code: str):
     ("import os\nos.closerange(3, 99)\n", "T118"),
     ("exec('x = 1')\n", "T119"),
     ("import ctypes\n", "T120"),
+    ("import importlib\ndef load(name):\n    return importlib.import_module(name)\n", "T123"),
+    ("def load(name):\n    return __import__(name)\n", "T123"),
+    ("import sys\ndef main():\n    return 0\nif __name__ == '__main__':\n    sys.exit(main())\n",
+     "T110"),
+    ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n", "T110"),
 ])
 def test_flagged_patterns_do_not_fail(source: str, code: str):
     assert code in codes(source, fatal=False)
@@ -83,9 +129,45 @@ def test_flagged_patterns_do_not_fail(source: str, code: str):
     "def f(parser):\n    parser.exit()\n",
     "def f(\n",  # a syntax error is ruff's and pytest's to report
     "x = " + "(" * 5000 + ")" * 5000 + "\n",
+    "class A:\n    def __eq__(self, other):\n        return NotImplemented\n",
+    "class A:\n    def __eq__(self, other):\n        if not isinstance(other, A):\n"
+    "            return NotImplemented\n        return (self.a, self.b) == (other.a, other.b)\n",
+    "class A:\n    def __ne__(self, other):\n        return not self == other\n",
+    "class A:\n    def __hash__(self):\n        return hash((self.a, self.b))\n",
+    "class A:\n    def __hash__(self):\n        return super().__hash__()\n",
+    "class A:\n    def __eq__(self, other):\n        raise TypeError('not comparable')\n",
+    "class A:\n    __hash__ = None\n",
+    "import importlib\nJSON = importlib.import_module('json')\n",
+    "from unittest import mock\n",  # an import alone is no use of a double
+    "# -*- coding: utf-8 -*-\nx = 'caf\u00e9'\n",
+    "\ufeffx = 1\n",  # a UTF-8 byte order mark
+    "NAME = 'py' + 'thon'\nmod = __import__(NAME)\n",
 ])
 def test_ordinary_code_is_clean(source: str):
     assert codes(source) == set()
+
+
+def test_every_sign_has_a_severity_the_verdict_can_read():
+    signs = tamper.scan_source("sol.py", "import sys, atexit\natexit.register(print)\n"
+                               "if __name__ == '__main__':\n    sys.exit(0)\n"
+                               "class A:\n    def __eq__(self, o):\n        return True\n")
+    assert {(s.code, s.severity) for s in signs} == {
+        ("T112", "advisory"), ("T110", "advisory"), ("T105", "fatal")}
+
+
+def test_a_legacy_coding_line_above_unchanged_code_is_read_the_same():
+    legacy = "# -*- coding: latin-1 -*-\nx = 1\ny = 2\n"
+    assert tamper.scan_changed([("m.py", legacy, [3])]) == []
+    changed = tamper.scan_changed([("m.py", legacy, [1])])  # the declaration is new
+    assert [(s.code, s.fatal) for s in changed] == [("T108", True)]
+    hidden = "# coding: utf-7\nx = 1  # +AAo-import pytest\n"
+    signs = tamper.scan_changed([("m.py", hidden, [2])])  # then every line counts
+    assert {s.code for s in signs if s.fatal} == {"T108", "T101"}
+
+
+def test_the_scan_reads_the_code_python_runs():
+    hidden = "# coding: utf-7\nx = 1  # +AAo-import pytest\n"  # read as UTF-8: a comment
+    assert "T101" in codes(hidden, fatal=True)
 
 
 def test_config_files_among_solution_files():

@@ -63,15 +63,7 @@ def test_existing_codemend_pr_is_updated_not_duplicated(capsys, stage, fake, act
     old_head = f"{BRANCH}{stage.failing[:7]}"
     old_sha = git(stage.origin, "rev-parse", old_head)
     # the developer pushes another commit to the failing branch; it still fails
-    (stage.dev / "README.md").write_text("widget\n")
-    git(stage.dev, "add", "README.md")
-    git(stage.dev, "commit", "-qm", "docs")
-    git(stage.dev, "push", "-q", "origin", "feature")
-    new = git(stage.dev, "rev-parse", "HEAD")
-    git(stage.checkout, "fetch", "-q", "origin")
-    git(stage.checkout, "checkout", "-q", "--detach", new)
-    stage.failing = new
-    monkeypatch.setenv("GITHUB_SHA", new)
+    new = _new_failing_commit(stage, monkeypatch)
     code, out, err = publish(capsys, stage, stage.artifact("second", patch=fix_patch(stage)))
     assert code == 0, err
     assert out["action"] == "updated" and out["branch"] == old_head
@@ -301,7 +293,9 @@ def _maintainer_commit(stage: Stage, branch: str, env: dict[str, str] | None = N
     return git(stage.dev, "rev-parse", "HEAD")
 
 
-def _new_failing_commit(stage: Stage, monkeypatch) -> None:
+def _new_failing_commit(stage: Stage, monkeypatch) -> str:
+    """The developer pushes another commit to the failing branch (it still fails); the
+    checkout and GITHUB_SHA move to it."""
     (stage.dev / "README.md").write_text("widget\n")
     git(stage.dev, "checkout", "-q", "feature")
     git(stage.dev, "add", "README.md")
@@ -312,6 +306,7 @@ def _new_failing_commit(stage: Stage, monkeypatch) -> None:
     git(stage.checkout, "checkout", "-q", "--detach", new)
     stage.failing = new
     monkeypatch.setenv("GITHUB_SHA", new)
+    return new
 
 
 @pytest.mark.parametrize("who", ["no-trailer", "trailer-other-committer"])
@@ -349,3 +344,18 @@ def test_the_pr_body_names_removed_definitions_and_advisory_signs(capsys, stage,
     assert "**Removed** (1; the run allowed deletions): `widget/ops.py::old_mean`" in body
     assert "**Advisory signs**" in body and "`T112 widget/ops.py:3: registers" in body
     assert "(atexit) @here`" in body  # inside a code span: no mention
+
+
+@pytest.mark.parametrize("trailer", ["", "\n\nCodemend-Run: r-1"])
+def test_a_left_branch_holding_a_persons_commit_is_not_reused(capsys, stage, fake, actions_env,
+                                                              trailer):
+    """A branch left by a run whose PR could not be opened, onto which a person pushed a
+    commit (with a copied trailer too): publish refuses rather than push over it (the
+    reuse without such a commit is test_missing_permission_names_it)."""
+    fake.fail("POST", "create_pull", 403, "Resource not accessible by integration")
+    assert publish(capsys, stage, stage.artifact())[0] == 4
+    head = f"{BRANCH}{stage.failing[:7]}"
+    mine = _maintainer_commit(stage, head, message="docs: a note" + trailer)
+    code, out, err = publish(capsys, stage, stage.artifact("again"))
+    assert code == 4 and out is None and "holds commits codemend did not make" in err
+    assert git(stage.origin, "rev-parse", head) == mine and fake.pulls == []

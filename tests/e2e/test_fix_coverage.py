@@ -13,8 +13,8 @@ from test_fix import codemend, replies, shop
 
 pytestmark = pytest.mark.docker
 
-# total() gets a guard no test reaches (line 7) and cheapest() a change only a test that is
-# not a target runs (line 12); lines 6 and 8 are run by the target test
+# total() gets a guard no test reaches (line 7, whose pragma must not hide it) and cheapest()
+# a change only a test that is not a target runs (line 12); the target test runs 6 and 8
 PARTIAL = '''The discount must be subtracted; guard against discounts above 100%.
 
 shop/prices.py
@@ -22,7 +22,7 @@ shop/prices.py
     return sum(prices) * (1 + discount)
 =======
     if discount > 1:
-        raise ValueError("discount above 100%")
+        raise ValueError("discount above 100%")  # pragma: no cover
     return sum(prices) * (1 - discount)
 >>>>>>> REPLACE
 shop/prices.py
@@ -38,7 +38,7 @@ HONEST = '''Only the subtraction is needed.
 shop/prices.py
 <<<<<<< SEARCH
     if discount > 1:
-        raise ValueError("discount above 100%")
+        raise ValueError("discount above 100%")  # pragma: no cover
     return sum(prices) * (1 - discount)
 =======
     return sum(prices) * (1 - discount)

@@ -60,6 +60,10 @@ def test_fix_heals_a_committed_bug_in_a_real_project(name, tmp_path, docker_clie
     assert final["failed"] == final["errors"] == 0
     assert final["passed"] + final["skipped"] == project.tests
     assert report["baseline"]["failed"] + report["baseline"]["errors"] >= 1
+    # diff coverage: the restored line is executable and a target test ran it
+    line = Path(repo, project.bug.path).read_text().splitlines().index(project.bug.new) + 1
+    assert report["changed_lines_executed"] == {project.bug.path: {
+        "executed": 1, "total": 1, "not_executed": [], "not_by_targets": []}}
     assert git(repo, "status", "--porcelain") == "" and git(repo, "rev-parse", "HEAD") == buggy
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
@@ -70,3 +74,17 @@ def test_fix_heals_a_committed_bug_in_a_real_project(name, tmp_path, docker_clie
     host = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                           cwd=clone, capture_output=True, text=True, env=env)
     assert host.returncode == 0, host.stdout[-3000:]
+    # the host's truth for the figures: the target tests alone run the restored line
+    data = clone / "cov.json"
+    cov = [sys.executable, "-m", "coverage"]
+    rc = tmp_path / "empty.rc"  # not the project's coverage settings
+    rc.write_text("")
+    subprocess.run([*cov, "run", f"--rcfile={rc}", "--data-file", str(clone / ".cov"),
+                    f"--include={project.bug.path}",
+                    "-m", "pytest", "-q", "-p", "no:cacheprovider", *report["targets"]],
+                   cwd=clone, capture_output=True, text=True, env=env, check=True)
+    subprocess.run([*cov, "json", f"--rcfile={rc}", "--data-file", str(clone / ".cov"), "-o",
+                    str(data)],
+                   cwd=clone, capture_output=True, check=True)
+    executed = json.loads(data.read_text())["files"][project.bug.path]["executed_lines"]
+    assert line in executed

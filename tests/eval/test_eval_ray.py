@@ -1,6 +1,13 @@
-"""`codemend eval --ray` on a real Ray cluster: a head and one worker node started here with
-`ray start` on loopback. The same suite run locally and on the cluster gives the same
-summary; a job's worker process killed mid-run is retried, and no line is lost or doubled.
+"""`codemend eval --ray` on a real Ray cluster started here with `ray start` on loopback: a
+head with no CPU and no Docker (it runs no job), and two worker nodes, each checking in its
+own Docker daemon: the shared one, and a second `dockerd` this module starts (its own
+socket, data root, exec root, pid file, no bridge and no iptables rules) and stops.
+
+The same suite run locally and on the cluster gives the same summary, the checks ran on
+both daemons, and a job's worker process killed mid-run is retried, with no line lost or
+doubled. A repository suite is shipped to the nodes as snapshots (its folder is moved away
+while the jobs run), and a job that fails stops only the jobs not yet started: the running
+one finishes and is written.
 
 Ray turns 127.0.0.1 into the machine's outward address, so the cluster lives on 127.0.0.2
 (loopback too, which Ray leaves alone): no packet leaves the machine.
@@ -21,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from codemend.agent.eval.results import TIMING_KEYS
+from test_eval_repos import BUGGY, GOOD, TESTS, UNUSABLE, make_repo
 
 if os.environ.get("CI") != "true":  # CI installs the ray extra (Makefile): there it must run
     pytest.importorskip("ray")
@@ -66,17 +74,21 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def start_node(args: list[str], log: Path) -> subprocess.Popen:
+def start_node(args: list[str], log: Path, cpus: int = 1,
+               docker_host: str | None = None) -> subprocess.Popen:
+    node_env = env()
+    if docker_host:
+        node_env["DOCKER_HOST"] = docker_host
     with open(log, "wb") as fh:
         return subprocess.Popen([RAY, "start", *args, f"--node-ip-address={HOST}",
-                                 "--num-cpus=1", "--object-store-memory=100000000",
+                                 f"--num-cpus={cpus}", "--object-store-memory=100000000",
                                  f"--dashboard-agent-listen-port={free_port()}",
                                  "--disable-usage-stats", "--block"],
-                                env=env(), stdout=fh, stderr=subprocess.STDOUT,
+                                env=node_env, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_for_nodes(address: str, n: int, timeout: float = 120) -> None:
+def wait_for_nodes(address: str, n: int, logs: Path, timeout: float = 300) -> None:
     probe = ("import ray, time, sys\n"
              f"ray.init(address={address!r}, _node_ip_address={HOST!r}, log_to_driver=False)\n"
              f"end = time.monotonic() + {timeout}\n"
@@ -85,16 +97,106 @@ def wait_for_nodes(address: str, n: int, timeout: float = 120) -> None:
              "    time.sleep(0.2)\n")
     res = subprocess.run([sys.executable, "-c", probe], env=env(), capture_output=True,
                          text=True, timeout=timeout + 60)
-    assert res.returncode == 0, res.stderr[-2000:]
+    tails = "\n".join(f"{f.name}: {f.read_text()[-1500:]}" for f in sorted(logs.glob("*.log")))
+    assert res.returncode == 0, res.stderr[-2000:] + tails
 
 
-@pytest.fixture
-def ray_cluster(tmp_path):
+def kill_session(sid: int) -> None:
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def answers(sock: Path) -> bool:
+    """A daemon listens on ``sock`` and answers /_ping."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.0 200")
+    except OSError:
+        return False
+
+
+def daemon_name(client) -> str:
+    info = client.info()
+    return f"{info['Name']}:{info['DockerRootDir']}"
+
+
+@pytest.fixture(scope="module")
+def second_daemon(docker_client, sandbox_image):
+    """A second Docker daemon of this test's own, holding the check image (loaded from the
+    shared daemon with `docker save | docker load`: there is no registry here)."""
+    import docker
+    from codemend.sandbox.image import current_base
+
+    dockerd = shutil.which("dockerd")
+    if dockerd is None or os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the Ray test starts a second dockerd: run as root where dockerd is "
+                        "installed (scripts/ensure-docker.sh installs it)")
+        pytest.skip("a second dockerd needs root and the dockerd binary")
+    root = Path(tempfile.mkdtemp(prefix="cmd2-", dir="/tmp"))  # short: the socket's path
+    host = f"unix://{root}/docker.sock"
+    (root / "daemon.json").write_text("{}")
+    ns = f"codemend-test-{root.name}"
+    with open(root / "dockerd.log", "wb") as log:
+        proc = subprocess.Popen(
+            [dockerd, "--config-file", str(root / "daemon.json"), "--host", host,
+             "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+             "--pidfile", str(root / "docker.pid"), "--bridge", "none", "--iptables=false",
+             "--ip-masq=false", "--containerd-namespace", ns,
+             "--containerd-plugins-namespace", f"{ns}-plugins"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    client = None
+    try:
+        deadline = time.monotonic() + 120
+        while not answers(root / "docker.sock"):
+            assert proc.poll() is None, (root / "dockerd.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the second dockerd did not answer"
+            time.sleep(0.2)
+        client = docker.DockerClient(base_url=host, timeout=300)
+        client.ping()
+        names = [sandbox_image, current_base(docker_client)[0]]  # the tag hashes the base
+        save = subprocess.Popen(["docker", "save", *names], stdout=subprocess.PIPE)
+        load = subprocess.run(["docker", "-H", host, "load", "-q"], stdin=save.stdout,
+                              capture_output=True, text=True, timeout=600)
+        save.stdout.close()
+        assert save.wait(600) == 0 and load.returncode == 0, load.stderr
+        yield host, daemon_name(docker_client), daemon_name(client)
+    finally:
+        if client is not None:
+            for c in client.containers.list(all=True):
+                c.remove(force=True)
+            client.close()
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_session(proc.pid)  # dockerd and the containerd it started
+        proc.wait(30)
+        for line in reversed(Path("/proc/mounts").read_text().splitlines()):
+            where = line.split()[1]
+            if where.startswith(str(root)):
+                subprocess.run(["umount", "-l", where], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory, second_daemon):
+    """A head with no CPU and no Docker, and two workers, one per daemon."""
+    logs = tmp_path_factory.mktemp("ray-logs")
     temp = tempfile.mkdtemp(prefix="cmray", dir="/tmp")  # short: Ray's socket paths
     port = free_port()
     address = f"{HOST}:{port}"
     nodes = [start_node(["--head", f"--port={port}", "--include-dashboard=false",
-                         f"--temp-dir={temp}"], tmp_path / "head.log")]
+                         f"--temp-dir={temp}"], logs / "head.log", cpus=0,
+                        docker_host=f"unix://{temp}/no-docker-here.sock")]
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -102,19 +204,19 @@ def ray_cluster(tmp_path):
                 socket.create_connection((HOST, port), timeout=1).close()
                 break
             except OSError:
-                assert nodes[0].poll() is None, (tmp_path / "head.log").read_text()[-2000:]
+                assert nodes[0].poll() is None, (logs / "head.log").read_text()[-2000:]
                 assert time.monotonic() < deadline, "the Ray head did not start"
                 time.sleep(0.2)
-        nodes.append(start_node([f"--address={address}"], tmp_path / "worker.log"))
-        wait_for_nodes(address, 2)
+        # one at a time: two raylets starting at once on a loaded machine can time out
+        nodes.append(start_node([f"--address={address}"], logs / "shared.log"))
+        wait_for_nodes(address, 2, logs)
+        nodes.append(start_node([f"--address={address}"], logs / "second.log",
+                                docker_host=second_daemon[0]))
+        wait_for_nodes(address, 3, logs)
         yield address, nodes[1].pid
     finally:
-        for node in nodes:  # only the processes these two `ray start` made
-            for pid in session_pids(node.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        for node in nodes:  # only the processes these `ray start` made
+            kill_session(node.pid)
             node.wait(30)
         shutil.rmtree(temp, ignore_errors=True)
 
@@ -124,8 +226,9 @@ def lines(path: Path) -> list[dict]:
 
 
 @pytest.mark.timeout(900)  # a loaded 2-core machine starts Ray nodes slowly
-def test_ray_gives_the_local_summary_and_retries_a_killed_worker(
-        tmp_path, ray_cluster, docker_client, sandbox_image, leftover_containers):
+def test_ray_gives_the_local_summary_on_two_daemons_and_retries_a_killed_worker(
+        tmp_path, ray_cluster, second_daemon, docker_client, sandbox_image,
+        leftover_containers):
     address, worker_sid = ray_cluster
     base = ["eval", str(EXAMPLES), "--model", "scripted", "--tasks", TASKS]
     local = subprocess.run([*CODEMEND, *base, "--out", str(tmp_path / "local"), "--workers",
@@ -140,7 +243,7 @@ def test_ray_gives_the_local_summary_and_retries_a_killed_worker(
     killed = None
     deadline = time.monotonic() + 600
     while killed is None and proc.poll() is None and time.monotonic() < deadline:
-        for pid in session_pids(worker_sid):  # a job running on the worker node
+        for pid in session_pids(worker_sid):  # a job running on a worker node
             if cmdline(pid).startswith("ray::codemend_eval_job"):
                 os.kill(pid, signal.SIGKILL)
                 killed = pid
@@ -155,9 +258,55 @@ def test_ray_gives_the_local_summary_and_retries_a_killed_worker(
     ids = [r["id"] for r in records]
     assert sorted(ids) == sorted(f"{t}#0" for t in TASKS.split(","))  # none lost, none twice
     assert all(not r["worker"].endswith(f":{killed}") for r in records)  # it ran again
+    # every node checked in its own daemon: both daemons checked some of the runs
+    assert {r["daemon"] for r in records} == set(second_daemon[1:]), records
     summaries = [json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray")]
     for s in summaries:
         for key in TIMING_KEYS:
             s.pop(key)
     assert summaries[0] == summaries[1]
     assert summaries[1]["pass_healed"] == 1.0 and summaries[1]["jobs"] == 3
+
+
+SLOW_TESTS = TESTS + """
+
+def test_takes_its_time():
+    import time
+
+    time.sleep(4)
+"""
+
+
+@pytest.mark.timeout(900)
+def test_ray_ships_repositories_and_a_failed_job_lets_the_running_one_finish(
+        tmp_path, ray_cluster, leftover_containers):
+    """"1-broken" fails (its scripted model runs out of replies) while "2-slow" (tests that
+    take seconds) runs on the other node: the eval stops, the slow run finishes and is
+    written; with Ray cancelling it, it was lost. The repositories' folder is moved away as
+    soon as the driver has read them: the nodes work on the snapshots it shipped."""
+    address, _ = ray_cluster
+    suite = tmp_path / "repos"
+    make_repo(suite / "1-broken", BUGGY)
+    make_repo(suite / "2-slow", BUGGY, tests=SLOW_TESTS)
+    make_repo(suite / "3-later", BUGGY)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"1-broken": [UNUSABLE], "2-slow": [GOOD], "3-later": [GOOD]}))
+    out = tmp_path / "ev"
+    with open(tmp_path / "ray.err", "wb") as err:
+        proc = subprocess.Popen([*CODEMEND, "eval", str(suite), "--model", f"scripted:{script}",
+                                 "--out", str(out), "--ray", address], cwd=tmp_path,
+                                env=env(), stdout=subprocess.DEVNULL, stderr=err,
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while "shipping 3 repository snapshots" not in (tmp_path / "ray.err").read_text():
+        assert proc.poll() is None, (tmp_path / "ray.err").read_text()[-3000:]
+        assert time.monotonic() < deadline, "the driver never shipped the repositories"
+        time.sleep(0.02)
+    suite.rename(tmp_path / "moved")  # from here on no node can read the work trees
+    code = proc.wait(600)
+    stderr = (tmp_path / "ray.err").read_text()
+    assert code == 2 and "has 1 replies" in stderr, stderr[-3000:]
+    first = {r["task"]: r for r in lines(out / "results.jsonl")}
+    assert "1-broken" not in first
+    assert first["2-slow"]["status"] == "solved", first  # it ran on, and was written
+    assert f"{len(first)} of 3 runs are done and kept" in stderr

@@ -40,8 +40,8 @@ shop/prices.py
 UNUSABLE = GOOD.replace("    return sum(prices) * (1 + discount)\n=", "    return sum(x)\n=")
 
 
-def make_repo(path: Path, prices: str) -> None:
-    files = {"shop/__init__.py": "", "shop/prices.py": prices, "tests/test_prices.py": TESTS}
+def make_repo(path: Path, prices: str, tests: str = TESTS) -> None:
+    files = {"shop/__init__.py": "", "shop/prices.py": prices, "tests/test_prices.py": tests}
     for rel, text in files.items():
         (path / rel).parent.mkdir(parents=True, exist_ok=True)
         (path / rel).write_text(text)

@@ -57,3 +57,10 @@ def test_edits_apply_to_the_candidate_and_a_whole_crlf_file_keeps_crlf():
     assert out == {"w.py": "x = 1\r\ny = 4\r\n"}
     whole = apply_edits("```python\n# file: w.py\nx = 5\ny = 2\n```\n", base, {})
     assert whole == {"w.py": "x = 5\r\ny = 2\r\n"}
+
+
+def test_an_elision_with_too_many_readings_is_refused_as_ambiguous():
+    files = {"m.py": "def f(x):\n" + "    y = x\n    z = y\n" * 3000 + "    return z\n"}
+    reply = sr("m.py", "    y = x\n...\n    z = y\n...\n    y = x\n...\n    return z\n", "pass\n")
+    msg = refusal(reply, files)
+    assert "occurs 3000 times" in msg or "more than one span" in msg

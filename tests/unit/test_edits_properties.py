@@ -91,14 +91,24 @@ def _core(file: list[str], a: int, b: int) -> tuple[int, int]:
 
 
 @SETTINGS
-@given(edit())
-def test_the_same_reply_twice_is_refused_or_changes_nothing(case):
+@given(edit(), st.lists(LINE, min_size=1, max_size=3), st.lists(LINE, max_size=3), st.booleans())
+def test_the_same_reply_twice_is_refused_or_changes_nothing(case, search2, replace2, two):
     file, _, _, search, replace = case
-    once = _apply(file, search, replace)
+    blocks = [(search, replace), (search2, replace2)] if two else [(search, replace)]
+    once = _apply_blocks(file, blocks)
     if once is None:
         return
-    twice = _apply(once, search, replace)
+    twice = _apply_blocks(once, blocks)
     assert twice is None or twice == once
+
+
+def _apply_blocks(file: list[str], blocks: list[tuple[list[str], list[str]]]) -> list[str] | None:
+    text = "".join(x + "\n" for x in file)
+    try:
+        out = apply_edits("".join(sr("m.py", s, r) for s, r in blocks), {"m.py": text}, {})
+    except FormatError:
+        return None
+    return Text.of(out.get("m.py", text)).lines
 
 
 @pytest.mark.parametrize("search, where", [

@@ -68,3 +68,4 @@ def test_host_dev_tools_are_pinned_to_the_image_versions():
     pins = image.pins()
     assert f"ruff=={pins['RUFF_VERSION']}" in dev
     assert f"pytest=={pins['PYTEST_VERSION']}" in dev
+    assert f"coverage=={pins['COVERAGE_VERSION']}" in dev

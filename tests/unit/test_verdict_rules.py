@@ -112,3 +112,40 @@ def test_the_floor_applies_only_when_the_baseline_suite_could_not_start():
     broken = report([], error="pytest was interrupted")
     task = RepoTask(root="/repo", base_id="x", targets=[SUITE_TARGET])
     assert "did not run" in verify(checked, broken, task, snap(), fixed).message
+
+
+def test_the_pristine_harness_keeps_the_base_tests():
+    """A candidate that reaches a check holding a test edit, a new pytest.toml or a
+    dist-info entry point (a person's --edit, say) is checked with the base's files."""
+    from codemend.agent.repo.kind import harness
+
+    s = snap()
+    overlay = {"pkg/geo.py": LIB.replace("w + h", "w * h"),
+               "tests/test_geo.py": "def test_area():\n    pass\n",
+               "pytest.toml": "[pytest]\naddopts = ['-p', 'pkg.plug']\n",
+               "pkg-1.dist-info/entry_points.txt": "[pytest11]\nx = pkg.plug\n"}
+    ws = harness(s, TASK, overlay)
+    assert ws.files["pkg/geo.py"] == overlay["pkg/geo.py"]
+    assert ws.tests["tests/test_geo.py"] == s.files["tests/test_geo.py"]
+    assert "pytest.toml" not in ws.files and "pkg-1.dist-info/entry_points.txt" not in ws.files
+    allowed = harness(s, TASK.model_copy(update={"allow_test_edits": True}), overlay)
+    assert allowed.tests["tests/test_geo.py"] == overlay["tests/test_geo.py"]
+    assert "pytest.toml" in allowed.files  # configuration, allowed with test edits
+    assert "pkg-1.dist-info/entry_points.txt" not in allowed.files  # never
+
+
+def test_the_floor_leaves_out_what_the_projects_settings_leave_out():
+    marked = ("import pytest\n\n\ndef test_plain():\n    pass\n\n\n@pytest.mark.slow\n"
+              "def test_slow():\n    pass\n")
+    files = {"pkg.py": "", "tests/test_x.py": marked, "tests/test_y.py": "def test_y():\n    pass\n"}
+    plain = from_files(Path("/r"), files, {})
+    assert floor.must_run(plain) == ["tests/test_x.py::test_plain", "tests/test_x.py::test_slow",
+                                     "tests/test_y.py::test_y"]
+    by_marker = from_files(Path("/r"), {**files, "pytest.ini": "[pytest]\naddopts = -m 'not slow'\n"}, {})
+    assert floor.must_run(by_marker) == ["tests/test_x.py::test_plain", "tests/test_y.py::test_y"]
+    by_name = from_files(Path("/r"), {**files, "pytest.ini": "[pytest]\naddopts = -k plain\n"}, {})
+    assert floor.must_run(by_name) == []
+    # a file pytest reported nothing of was left out by the settings (--ignore); one it
+    # reported on (a skip at import included) must run all its tests
+    ran = {"tests/test_x.py::test_plain": "passed", "tests/test_x.py::test_slow": "skipped"}
+    assert floor.not_run(floor.must_run(plain), ran) == [("tests/test_x.py::test_slow", "skipped")]
