@@ -81,6 +81,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
                            f"{' ...' if len(changes) > 1 else ''}); commit or stash them, or "
                            "pass --force")
     if args.branch:
+        if snap.head is None:
+            raise BadInput("--branch: the repository has no commit to branch from yet")
         git.check_new_branch(root, args.branch, snap.head)
     return _run(args, settings, snap)
 
@@ -92,6 +94,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.deps import deps_fields
     from codemend.agent.run_commands import _console, _finish, _model, note_printer
+    from codemend.agent.runlock import lock_run
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
 
@@ -101,6 +104,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
+        stack.enter_context(lock_run(settings.state_dir, run_id))
         ensure_writable(out_dir, OUTPUTS, run_id, force=bool(args.force))
         model = _model(settings, stack)
         fallback = _model(settings, stack, settings.fallback_model) if (

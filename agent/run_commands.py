@@ -14,6 +14,7 @@ from codemend.agent.config import Settings, load_settings
 from codemend.agent.interactive import ask_person, interactive_allowed
 from codemend.agent.models import resolve_model
 from codemend.agent.nodes import Deps
+from codemend.agent.runlock import lock_run
 from codemend.agent.runs import (
     Outcome,
     RunStore,
@@ -81,7 +82,7 @@ def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Co
             deps: Deps, started: float | None = None) -> int:
     out_dir = Path(getattr(args, "out", None) or store.meta(out.run_id)["out"])
     while out.status == "escalated" and interactive_allowed(args):
-        decision = ask_person(console, out)
+        decision = ask_person(console, out, store)
         if decision is None:
             break
         out = store.resume(out.run_id, deps, decision,
@@ -109,6 +110,7 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
+        stack.enter_context(lock_run(settings.state_dir, run_id))
         ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
                         force=bool(getattr(args, "force", False)))
         # a bad --model fails here, before anything is recorded
@@ -192,6 +194,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
         meta = store.meta(args.run_id)
+        stack.enter_context(lock_run(settings.state_dir, args.run_id))
         current = store.outcome(args.run_id)
         if current.state.interactive:
             raise BadInput(f"run {args.run_id} is a repair session; continue it with "
@@ -204,7 +207,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
                            "--hint TEXT, --more N, --edit PATH, --accept or --abort")
         if current.status in ("solved", "failed"):
             return _finish(args, store, current, console, None)  # type: ignore[arg-type]
-        model_name = args.model or meta["model"]
+        update = model_changes(args, current.state)
+        model_name = args.model or current.state.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
         fallback = args.fallback_model or current.state.fallback_model
         with paused_on_infra_error(store.resume_command(args.run_id)):
@@ -219,14 +223,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
             deps = Deps(model=model, sandbox=sandbox, fallback=second)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
-            decision = ask_person(console, current)
+            decision = ask_person(console, current, store)
             if decision is None:
                 return _finish(args, store, current, console, deps)
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.resume(args.run_id, deps, decision,
                                on_attempt=lambda a, _: render.attempt_line(console, a),
-                               on_note=note_printer(console))
+                               on_note=note_printer(console), update=update)
         return _finish(args, store, out, console, deps)
+
+
+def model_changes(args: argparse.Namespace, state: Any) -> dict[str, str]:
+    """The models a resume switches to (``--model``, ``--fallback-model``), as state fields:
+    the attempts they make are recorded under their names, and a fallback first given at
+    resume is used where the run would escalate."""
+    update = {}
+    if args.model and args.model != state.model:
+        update["model"] = args.model
+    if args.fallback_model and args.fallback_model != state.fallback_model:
+        update["fallback_model"] = args.fallback_model
+    return update
 
 
 def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]:

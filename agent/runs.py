@@ -20,6 +20,7 @@ from codemend.agent.saver import CompactSaver
 from codemend.agent.state import Attempt, RunState, TaskInfo
 from codemend.agent.taskkinds import task_kinds
 from codemend.sandbox.errors import BadInput, InfraError
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.constants import START
 from langgraph.types import Command
@@ -165,7 +166,7 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def config(self, run_id: str) -> dict:
+    def config(self, run_id: str) -> RunnableConfig:
         """The LangGraph config of a run's thread (its latest checkpoint)."""
         return {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
 
@@ -251,8 +252,10 @@ class RunStore:
         return self.drive(run_id, state, deps, on_attempt, on_note)
 
     def resume(self, run_id: str, deps: Deps, decision: dict[str, Any] | None = None,
-               on_attempt: OnAttempt | None = None, on_note: OnNote | None = None) -> Outcome:
-        """Continue a paused run with a decision, or a killed one from its last checkpoint."""
+               on_attempt: OnAttempt | None = None, on_note: OnNote | None = None,
+               update: dict[str, Any] | None = None) -> Outcome:
+        """Continue a paused run with a decision, or a killed one from its last checkpoint.
+        ``update``: state fields the resume changes first (``model``, ``fallback_model``)."""
         with db_errors(self.path, self.resume_command(run_id)):
             snap = self.graph.get_state(self._config(run_id))
         if not snap.values:  # killed before its first checkpoint: start it over
@@ -260,7 +263,7 @@ class RunStore:
             if first is None:
                 raise BadInput(f"run {run_id!r} has no checkpoint yet; start it again with "
                                "solve")
-            return self.drive(run_id, first, deps, on_attempt, on_note)
+            return self.drive(run_id, with_update(first, update), deps, on_attempt, on_note)
         if snap.interrupts:
             payload: Any = Command(resume=decision or {"action": "more"})
         elif snap.next or snap.values.get("status", "running") == "running":
@@ -270,7 +273,7 @@ class RunStore:
             payload = None
         else:
             return self.outcome(run_id)
-        return self.drive(run_id, payload, deps, on_attempt, on_note)
+        return self.drive(run_id, with_update(payload, update), deps, on_attempt, on_note)
 
     def drive(self, run_id: str, payload: Any, deps: Deps, on_attempt: OnAttempt | None = None,
               on_note: OnNote | None = None) -> Outcome:
@@ -323,6 +326,18 @@ class RunStore:
                               "passed": a.passed, "failed": a.failed, "lint": a.lint,
                               "duration_s": a.duration_s, "model": a.model}
                              for a in out.state.attempts]}
+
+
+def with_update(payload: Any, update: dict[str, Any] | None) -> Any:
+    """``payload`` (a first state, a resume ``Command`` or None) that also sets ``update``'s
+    state fields: LangGraph applies a Command's update before the resumed node runs."""
+    if not update:
+        return payload
+    if isinstance(payload, RunState):
+        return payload.model_copy(update=update)
+    if isinstance(payload, Command):
+        return Command(resume=payload.resume, update=update)
+    return Command(update=update)
 
 
 def fallback_note(delta: dict[str, Any]) -> str:

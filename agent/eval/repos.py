@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codemend.agent.eval.job import Job
+from codemend.agent.eval.jobspec import Job
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.baseline import counts, run_baseline
 from codemend.agent.repo.snapshot import RepoSnapshot, load_repo

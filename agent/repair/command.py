@@ -9,6 +9,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+from codemend.agent.runlock import lock_run
 from codemend.sandbox.errors import BadInput
 
 EXIT_INTERRUPTED = 130
@@ -81,6 +82,7 @@ def _start(args, settings, store, stack: ExitStack, term) -> int:
     target = WorkTree(Path(task.spec_path).parent)
     origin = target.read(task.solution_files)
     run_id = args.run_id or new_run_id(task.name)
+    stack.enter_context(lock_run(settings.state_dir, run_id))
     model, fallback = _models(settings, stack, settings.fallback_model)
     info = TaskInfo.from_task(task)
     max_iterations = settings.max_iterations or task.max_iterations
@@ -113,12 +115,16 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
 
     run_id = args.resume
     meta = store.meta(run_id)
+    stack.enter_context(lock_run(settings.state_dir, run_id))
     current = store.outcome(run_id)
     state = current.state
     if not state.interactive:
         raise BadInput(f"run {run_id} is not a repair session; continue it with "
                        f"`codemend resume {run_id}`")
-    settings = settings.model_copy(update={"model": args.model or meta["model"]})
+    from codemend.agent.run_commands import model_changes
+
+    update = model_changes(args, state)
+    settings = settings.model_copy(update={"model": args.model or state.model or meta["model"]})
     model, fallback = _models(settings, stack, args.fallback_model or state.fallback_model)
     baseline = None
     if state.task.kind == "repo":
@@ -141,7 +147,7 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
         sandbox = _sandbox(settings, stack, term.console)
     deps = Deps(model=model, fallback=fallback, sandbox=sandbox)
     session = Session(store, run_id, deps, term, target, commit=args.commit,
-                      out_dir=Path(meta["out"]), baseline=baseline)
+                      out_dir=Path(meta["out"]), baseline=baseline, update=update)
     has_checkpoint = bool(store.graph.get_state(store.config(run_id)).values)
     return session.run(None if has_checkpoint else state)
 
@@ -186,6 +192,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
                     check_timeout_s=timeout_s, spec_path=str(root), kind="repo", repo=task)
     run_id = args.run_id or new_run_id(info.name)
+    stack.enter_context(lock_run(settings.state_dir, run_id))
     max_iterations = settings.max_iterations or DEFAULT_MAX_ITERATIONS
     r = baseline.report  # step 0: checked already, so the graph goes straight to instruct
     step0 = Attempt(n=1, node="baseline", files={}, verdict=r.verdict, passed=r.tests.passed,

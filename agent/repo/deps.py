@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from codemend.agent.repo import deps_read as read
 from codemend.agent.repo.layout import pytest_settings, words
@@ -199,9 +200,15 @@ def read_declarations(files: Mapping[str, str]) -> Declarations:
                         test_source=source, added=tuple(added))
 
 
-def deps_fields(snap: object) -> dict[str, object]:
-    """What ``RepoTask`` records of the declarations (for report.json)."""
-    decl = read_declarations(snap.files)  # type: ignore[attr-defined]
+class DepsFields(TypedDict):
+    deps_source: str
+    deps_added: list[str]
+
+
+def deps_fields(snap: Any) -> DepsFields:
+    """What ``RepoTask`` records of the declarations (for report.json); ``snap``: a
+    ``RepoSnapshot``."""
+    decl = read_declarations(snap.files)
     return {"deps_source": decl.test_source, "deps_added": list(decl.added)}
 
 

@@ -14,7 +14,7 @@ from codemend.agent.repo.snapshot import RepoSnapshot, nearest_tag
 from codemend.sandbox.config import SandboxConfig
 from codemend.sandbox.envimage import Source, ensure_env_image
 from codemend.sandbox.errors import BadInput, ImageBuildError
-from codemend.sandbox.image import Progress, ensure_image
+from codemend.sandbox.image import Progress, ensure_image, image_id
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 REPO_DEFAULTS = {"timeout_s": 300.0, "memory_mb": 1024, "pids_limit": 256, "tmpfs_mb": 128}
@@ -29,7 +29,7 @@ def work_tmpfs_mb(snapshot: RepoSnapshot) -> int:
 
 def image_python(client: docker.DockerClient, image: str) -> str:
     """The full version of the image's Python (``3.11.2``), asked once per image."""
-    key = client.images.get(image).id
+    key = image_id(client, image)
     if key not in _PYTHONS:
         try:
             out = client.containers.run(image, ["python3", "-I", "-c", "import platform;"

@@ -14,6 +14,7 @@ import tarfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 from codemend_inventory import WitnessPipe, _read_report_file, _workspace_files, inventory
 from codemend_witness import REPO_BOOT, WITNESS_BOOT, WITNESS_FILE
@@ -330,7 +331,7 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
 
 
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
-                     select: list[str] | None = None, plugins: list[str] = ()) -> list[str]:
+                     select: list[str] | None = None, plugins: Sequence[str] = ()) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
     with the report options the runner needs, ``src/`` on sys.path through pytest's
     ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)

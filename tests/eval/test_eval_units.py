@@ -197,7 +197,8 @@ BAD = "```python\ndef add(a, b):\n    return 0\n```"
 def test_task_ids_that_differ_only_in_unsafe_characters_are_two_runs(tmp_path):
     """Repository folders "a b" and "a-b": before, both were run a-b.s0, and the second job
     read the first one's outcome as its own."""
-    from codemend.agent.eval.job import Job, ModelSpec, run_job
+    from codemend.agent.eval.job import run_job
+    from codemend.agent.eval.jobspec import Job, ModelSpec
     from codemend.agent.runs import RunStore
 
     spaced, dashed = Job(spec_task("a b", [GOOD]), 0), Job(spec_task("a-b", [BAD, BAD]), 0)
@@ -214,7 +215,8 @@ def test_task_ids_that_differ_only_in_unsafe_characters_are_two_runs(tmp_path):
 def test_a_resumed_run_counts_the_time_of_its_checks_before_the_kill(tmp_path):
     """Docker goes away after the first check: the job stops, resumable. The resumed job's
     record counts both checks, so its busy time must cover the first one too."""
-    from codemend.agent.eval.job import Job, ModelSpec, run_job
+    from codemend.agent.eval.job import run_job
+    from codemend.agent.eval.jobspec import Job, ModelSpec
     from codemend.agent.runs import RunStore
     from codemend.sandbox.errors import InfraError
 
@@ -239,7 +241,7 @@ def test_ctrl_c_stops_new_jobs_and_writes_the_ones_in_flight(tmp_path):
     """The first Ctrl-C stops the executor and keeps reading: the runs in flight finish and
     are written (on Ray their run stores are temporary: unwritten, they would be lost)."""
     from codemend.agent.eval import command
-    from codemend.agent.eval.job import Job
+    from codemend.agent.eval.jobspec import Job
     from codemend.agent.eval.results import ResultsFile
     from rich.console import Console
 
