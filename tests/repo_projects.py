@@ -62,7 +62,8 @@ class Project:
     """What this project brings to the breadth set (layout, config place, ...)."""
     variant: str = ""
     """A mechanical change of the pytest configuration's place, committed with the import
-    (``.pytest.ini``: pytest.ini renamed; ``tool.pytest``: ``[tool.pytest.ini_options]``
+    (``.pytest.ini``: pytest.ini renamed, or setup.cfg's ``[tool:pytest]`` moved there;
+    ``tool.pytest``: ``[tool.pytest.ini_options]``
     as pytest 9's native ``[tool.pytest]`` table), for places no released project uses."""
     tag: bool = True
     """The import is tagged with the version, as upstream tags its releases."""
@@ -116,13 +117,6 @@ BREADTH = {
         host=("-r", "requirements/tests.txt"), variant="tool.pytest",
         features=("[tool.pytest] (native)", "conflicting requirement files",
                   "runtime dependency")),
-    "jaraco.functools": Project("jaraco.functools", "4.1.0", "flat", 0, Bug(
-        "jaraco/functools/__init__.py",
-        "        return lambda *args, **kwargs: f1(f2(*args, **kwargs))",
-        "        return lambda *args, **kwargs: f2(f1(*args, **kwargs))"),
-        deps=("more_itertools",), host=(".[test,check,cover,enabler,type]",),
-        variant=".pytest.ini", features=(".pytest.ini", "doctests", "namespace package",
-                                         "setuptools-scm", "tox extras")),
     "cachetools": Project("cachetools", "5.5.0", "src", 0, Bug(
         "src/cachetools/__init__.py", "            self.__counter[key] -= 1\n        return value",
         "            self.__counter[key] += 1\n        return value"),
@@ -132,7 +126,8 @@ BREADTH = {
         "            return iterable[0]"), features=("unittest suites", "flit")),
     "six": Project("six", "1.16.0", "flat", 0, Bug(
         "six.py", '        return s.encode("latin-1")', '        return s.encode("utf-8")'),
-        features=("single module", "test module at the root", "setup.cfg [tool:pytest]")),
+        variant=".pytest.ini",
+        features=("single module", "test module at the root", ".pytest.ini")),
     "parse": Project("parse", "1.20.2", "flat", 0, Bug(
         "parse.py", "        return name in self.named", "        return name not in self.named"),
         features=("single module",)),
@@ -231,8 +226,16 @@ def make_repo(project: Project, dest: Path) -> Path:
 
 def move_config(repo: Path, variant: str) -> None:
     """Move the project's pytest settings to a place pytest reads them from too."""
-    if variant == ".pytest.ini":
-        (repo / "pytest.ini").rename(repo / ".pytest.ini")
+    if variant == ".pytest.ini":  # pytest.ini renamed, or setup.cfg's section moved there
+        if (repo / "pytest.ini").is_file():
+            (repo / "pytest.ini").rename(repo / ".pytest.ini")
+            return
+        cfg = (repo / "setup.cfg").read_text()
+        head, sep, rest = cfg.partition("[tool:pytest]\n")
+        assert sep, "no [tool:pytest] section in setup.cfg"
+        body, nxt, tail = rest.partition("\n[")
+        (repo / ".pytest.ini").write_text("[pytest]\n" + body.rstrip("\n") + "\n")
+        (repo / "setup.cfg").write_text(head + (nxt.lstrip("\n") + tail if nxt else ""))
         return
     assert variant == "tool.pytest", variant
     path = repo / "pyproject.toml"
