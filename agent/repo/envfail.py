@@ -30,7 +30,8 @@ CAUSES = (
     ("a read-only work tree (the sandbox's files cannot be changed)", re.compile(
         r"PermissionError: \[Errno 1\] Operation not permitted|"
         r"OSError: \[Errno 30\] Read-only file system|"
-        r"PermissionError: \[Errno 13\] Permission denied: '/work/")),
+        r"PermissionError: \[Errno 13\] Permission denied: '(/work/|\.?[\w\-]*cache)|"
+        r"Failed to create temporary file")),
     ("a console script not on PATH", re.compile(
         r"FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.\-]+'$|"
         r": [\w.\-]+: (command )?not found$", re.M)),

@@ -30,6 +30,10 @@ ENVIRONMENT = {
                   "tests/test_loader.py:129: in test_caches_template_based_on_mtime\n"
                   "    os.utime(filepath, (mtime, mtime))\n"
                   "E   PermissionError: [Errno 1] Operation not permitted"),
+    "cache": ("PermissionError: [Errno 13] Permission denied: '.mypy_cache'", ""),
+    "ruff cache": ("pytest_ruff.RuffError: ruff failed   Cause: Failed to create temporary file"
+                   "   Cause: No such file or directory (os error 2) at path "
+                   "\"/work/repo/.ruff_cache/0.17.6/.tmpOp9llZ\"", ""),
     "script": ("FileNotFoundError: [Errno 2] No such file or directory: 'mytool'",
                "E   FileNotFoundError: [Errno 2] No such file or directory: 'mytool'"),
 }
