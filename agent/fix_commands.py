@@ -21,7 +21,7 @@ from codemend.agent.repo.output import (
     write_text,
 )
 from codemend.agent.repo.snapshot import RepoSnapshot, from_files, load_repo
-from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
+from codemend.agent.repotask import DEFAULT_CONTEXT_TOKENS, RepoTask
 from codemend.sandbox.errors import BadInput
 from rich.console import Console
 from rich.markup import escape

@@ -161,7 +161,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     from codemend.agent.repair.target import WorkTree
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.snapshot import from_files, load_repo
-    from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
+    from codemend.agent.repotask import DEFAULT_CONTEXT_TOKENS, RepoTask
     from codemend.agent.runs import new_run_id
     from codemend.agent.state import Attempt, RunState, TaskInfo
     from rich.markup import escape
