@@ -26,6 +26,10 @@ ENVIRONMENT = {
                "E   locale.Error: unsupported locale setting"),
     "zone": ("zoneinfo._common.ZoneInfoNotFoundError: 'No time zone found with key "
              "Europe/Paris'", ""),
+    "read-only": ("PermissionError: [Errno 1] Operation not permitted",
+                  "tests/test_loader.py:129: in test_caches_template_based_on_mtime\n"
+                  "    os.utime(filepath, (mtime, mtime))\n"
+                  "E   PermissionError: [Errno 1] Operation not permitted"),
     "script": ("FileNotFoundError: [Errno 2] No such file or directory: 'mytool'",
                "E   FileNotFoundError: [Errno 2] No such file or directory: 'mytool'"),
 }
