@@ -5,15 +5,15 @@ prompt, outputs, the result line). The command modules (``run_commands``, ``fix_
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from codemend.agent import render
-from codemend.agent.config import Settings, load_settings
+from codemend.agent.config import OutputOptions, Settings, load_settings
 from codemend.agent.interactive import ask_person, interactive_allowed
 from codemend.agent.models import resolve_model
 from codemend.agent.nodes import Deps
@@ -26,11 +26,12 @@ from rich.markup import escape
 EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
 
 
-def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
-    flags = {k: getattr(args, k, None) for k in ("model", "fallback_model", "base_url",
-                                                  "temperature", "seed", "max_iterations",
-                                                  "state_dir", "sandbox")}
-    return load_settings({**flags, **extra})
+def settings_from(flags: Mapping[str, Any], **extra: Any) -> Settings:
+    """A command's settings from its flags (``vars(args)``), then ``CODEMEND_*``, then
+    ``[tool.codemend]``, then defaults (``load_settings``)."""
+    given = {k: flags.get(k) for k in ("model", "fallback_model", "base_url", "temperature",
+                                       "seed", "max_iterations", "state_dir", "sandbox")}
+    return load_settings({**given, **extra})
 
 
 def build_sandbox(settings: Settings, stack: ExitStack, console: Console):
@@ -62,15 +63,17 @@ def note_printer(console: Console):
     return lambda text: console.print(f"[yellow]{escape(text)}[/]")
 
 
-def console_for(args: argparse.Namespace) -> Console:
+def console_for(opts: OutputOptions) -> Console:
     # progress goes to stderr when stdout carries JSON
-    return Console(stderr=True, quiet=bool(args.json), soft_wrap=True)
+    return Console(stderr=True, quiet=opts.json, soft_wrap=True)
 
 
-def finish_run(args: argparse.Namespace, store: RunStore, out: Outcome, console: Console,
-            deps: Deps, started: float | None = None) -> int:
-    out_dir = Path(getattr(args, "out", None) or store.meta(out.run_id)["out"])
-    while out.status == "escalated" and interactive_allowed(args):
+def finish_run(opts: OutputOptions, store: RunStore, out: Outcome, console: Console,
+               deps: Deps | None, started: float | None = None) -> int:
+    """Settle a run: ask a person at an escalation (on a terminal; needs ``deps`` to go on),
+    then write its outputs and print its result."""
+    out_dir = Path(opts.out or store.meta(out.run_id)["out"])
+    while out.status == "escalated" and deps is not None and interactive_allowed(opts):
         decision = ask_person(console, out, store)
         if decision is None:
             break
@@ -78,11 +81,11 @@ def finish_run(args: argparse.Namespace, store: RunStore, out: Outcome, console:
                            on_attempt=lambda a, _: render.attempt_line(console, a),
                            on_note=note_printer(console))
     if out.state.task.kind == "repo":
-        return finish_repo(args, store, out, out_dir)
+        return finish_repo(opts, store, out, out_dir)
     if out.state.attempts:
-        write_outputs(out, out_dir, force=bool(getattr(args, "force", False)),
+        write_outputs(out, out_dir, force=opts.force,
                       resume=store.resume_command(out.run_id))
-    if args.json:
+    if opts.json:
         print(json.dumps(result_json(out, str(out_dir))))
     else:
         elapsed = time.monotonic() - started if started is not None else None
@@ -90,13 +93,14 @@ def finish_run(args: argparse.Namespace, store: RunStore, out: Outcome, console:
     return EXIT.get(out.status, 1)
 
 
-def model_changes(args: argparse.Namespace, state: Any) -> dict[str, str]:
+def model_changes(model: str | None, fallback_model: str | None, state: Any
+                  ) -> dict[str, str]:
     """The models a resume switches to (``--model``, ``--fallback-model``), as state fields:
     the attempts they make are recorded under their names, and a fallback first given at
     resume is used where the run would escalate."""
     update = {}
-    if args.model and args.model != state.model:
-        update["model"] = args.model
-    if args.fallback_model and args.fallback_model != state.fallback_model:
-        update["fallback_model"] = args.fallback_model
+    if model and model != state.model:
+        update["model"] = model
+    if fallback_model and fallback_model != state.fallback_model:
+        update["fallback_model"] = fallback_model
     return update

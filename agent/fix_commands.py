@@ -7,7 +7,7 @@ import argparse
 from contextlib import ExitStack
 from pathlib import Path
 
-from codemend.agent.config import Settings, load_settings
+from codemend.agent.config import OutputOptions, Settings, load_settings
 from codemend.agent.repo import git
 from codemend.agent.repo.snapshot import RepoSnapshot, from_files, load_repo
 from codemend.agent.repo_outcome import (
@@ -74,7 +74,8 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
     from codemend.agent.runs import RunStore, ensure_writable, new_run_id
     from codemend.agent.state import TaskInfo
 
-    console = console_for(args)
+    opts = OutputOptions.from_flags(vars(args))
+    console = console_for(opts)
     root = snap.root
     run_id = getattr(args, "run_id", None) or new_run_id(root.name or "repo")
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
@@ -107,7 +108,7 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
                          f"({', '.join(sorted(set(task.environment.values())))})"
                          if task.environment else ""), highlight=False)
         if baseline.clean:
-            return clean_result(args, run_id, task, out_dir)
+            return clean_result(opts, run_id, task, out_dir)
         info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
                         check_timeout_s=timeout_s, spec_path=str(root), kind="repo",
                         repo=task)
@@ -123,6 +124,6 @@ def _run(args: argparse.Namespace, settings: Settings, snap: RepoSnapshot) -> in
                               on_attempt=lambda a, _: render.attempt_line(console, a),
                               on_note=note_printer(console),
                               fallback_model=settings.fallback_model)
-        return finish_run(args, store, out, console, deps)
+        return finish_run(opts, store, out, console, deps)
 
 

@@ -4,13 +4,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codemend.agent.config import Settings
+from codemend.agent.config import OutputOptions, Settings
 from codemend.agent.repo import git
 from codemend.agent.repo.output import (
     apply_to_worktree,
@@ -88,7 +87,7 @@ def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:
     return overlay
 
 
-def clean_result(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir: Path) -> int:
+def clean_result(opts: OutputOptions, run_id: str, task: RepoTask, out_dir: Path) -> int:
     report = report_json(run_id=run_id, status="clean", task=task, final=None, attempts=[],
                          tokens={"prompt": 0, "completion": 0}, files=[], patch=None,
                          reason="every test passes at baseline: nothing to fix" + (
@@ -97,7 +96,7 @@ def clean_result(args: argparse.Namespace, run_id: str, task: RepoTask, out_dir:
                              if task.environment else ""))
     dump(out_dir / "report.json", report)
     write_text(out_dir / "summary.md", summary_md(report, ""))
-    _print(args, report, out_dir)
+    _print(opts, report, out_dir)
     return 0
 
 
@@ -108,7 +107,7 @@ def _attempts(out: Outcome) -> list[dict[str, Any]]:
             for a in out.state.attempts]
 
 
-def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir: Path) -> int:
+def finish_repo(opts: OutputOptions, store: RunStore, out: Outcome, out_dir: Path) -> int:
     """Write the outputs of a settled repository run (from `fix` or `resume`)."""
     from codemend.agent.runs import ensure_writable
 
@@ -119,7 +118,7 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     final = out.final
     overlay = final.files if status == "fixed" and final is not None else {}
     patch = patch_text(base, overlay, root=Path(task.root), head=task.head) if overlay else ""
-    ensure_writable(out_dir, OUTPUTS, out.run_id, force=bool(getattr(args, "force", False)))
+    ensure_writable(out_dir, OUTPUTS, out.run_id, force=opts.force)
     s = out.state
 
     from codemend.agent.repo.verify import findings
@@ -152,7 +151,7 @@ def finish_repo(args: argparse.Namespace, store: RunStore, out: Outcome, out_dir
     data = report(applied, commit)
     dump(out_dir / "report.json", data)
     write_text(out_dir / "summary.md", summary_md(data, patch))
-    _print(args, data, out_dir)
+    _print(opts, data, out_dir)
     return EXIT.get(status, 1)
 
 
@@ -170,8 +169,8 @@ def _branch(root: Path, task: RepoTask, overlay: dict[str, str], run_id: str) ->
     return git.commit_on_branch(root, task.head, overlay, name, message)
 
 
-def _print(args: argparse.Namespace, report: dict[str, Any], out_dir: Path) -> None:
-    if args.json:
+def _print(opts: OutputOptions, report: dict[str, Any], out_dir: Path) -> None:
+    if opts.json:
         keys = ("status", "run_id", "iterations", "model_calls", "targets", "flaky",
                 "files_changed", "patch", "tokens", "reason", "applied", "branch",
                 "changed_lines_executed")

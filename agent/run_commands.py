@@ -19,7 +19,7 @@ from codemend.agent.command_support import (
     note_printer,
     settings_from,
 )
-from codemend.agent.config import Settings
+from codemend.agent.config import OutputOptions, Settings
 from codemend.agent.interactive import ask_person, interactive_allowed
 from codemend.agent.nodes import Deps
 from codemend.agent.repo_outcome import edited_overlay, resume_sandbox
@@ -42,7 +42,8 @@ DEMO_TASK = "safe_stats"
 
 def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
     task = load_task(spec)
-    console = console_for(args)
+    opts = OutputOptions.from_flags(vars(args))
+    console = console_for(opts)
     run_id = args.run_id or new_run_id(task.name)
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
@@ -73,13 +74,13 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
                               on_attempt=lambda a, _: render.attempt_line(console, a),
                               on_note=note_printer(console),
                               fallback_model=settings.fallback_model)
-        return finish_run(args, store, out, console, deps, started)
+        return finish_run(opts, store, out, console, deps, started)
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     if args.max_iterations is not None and not 1 <= args.max_iterations <= 100:
         raise BadInput(f"--max-iterations {args.max_iterations}: give 1 to 100")
-    return _solve(args, Path(args.spec), settings_from(args))
+    return _solve(args, Path(args.spec), settings_from(vars(args)))
 
 
 def bundled_tasks() -> Path:
@@ -105,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         Console(soft_wrap=True).print(f"[bold]codemend demo[/]: task [bold]{folder.name}[/], replies "
                         f"replayed from {replies.name}, every attempt checked in the real "
                         "sandbox.")
-    return _solve(demo, Path(demo.spec), settings_from(demo))
+    return _solve(demo, Path(demo.spec), settings_from(vars(demo)))
 
 
 def _decision(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -126,8 +127,9 @@ def _decision(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    console = console_for(args)
+    settings = settings_from(vars(args))
+    opts = OutputOptions.from_flags(vars(args))
+    console = console_for(opts)
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
         meta = store.meta(args.run_id)
@@ -139,12 +141,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         decision = _decision(args)
         if decision and decision["action"] == "edit":
             decision["files"] = _edited_files(Path(args.edit), current.state.task, store)
-        if current.status == "escalated" and decision is None and not interactive_allowed(args):
+        if current.status == "escalated" and decision is None and not interactive_allowed(opts):
             raise BadInput(f"run {args.run_id} is paused ({current.reason}); say how to go on: "
                            "--hint TEXT, --more N, --edit PATH, --accept or --abort")
         if current.status in ("solved", "failed"):
-            return finish_run(args, store, current, console, None)  # type: ignore[arg-type]
-        update = model_changes(args, current.state)
+            return finish_run(opts, store, current, console, None)
+        update = model_changes(args.model, args.fallback_model, current.state)
         model_name = args.model or current.state.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
         fallback = args.fallback_model or current.state.fallback_model
@@ -160,12 +162,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if current.status == "escalated" and decision is None:
             decision = ask_person(console, current, store)
             if decision is None:
-                return finish_run(args, store, current, console, deps)
+                return finish_run(opts, store, current, console, deps)
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.resume(args.run_id, deps, decision,
                                on_attempt=lambda a, _: render.attempt_line(console, a),
                                on_note=note_printer(console), update=update)
-        return finish_run(args, store, out, console, deps)
+        return finish_run(opts, store, out, console, deps)
 
 
 def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]:
@@ -183,7 +185,7 @@ def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = settings_from(vars(args))
     if getattr(args, "older_than", None) is not None and not getattr(args, "prune", False):
         raise BadInput("--older-than goes with --prune")
     if getattr(args, "prune", False):
@@ -239,7 +241,7 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = settings_from(vars(args))
     with RunStore(settings.state_dir) as store:
         store.meta(args.run_id)
         data = store.attempts_json(args.run_id)

@@ -30,7 +30,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
     from codemend.agent.terminal import Terminal
     from rich.console import Console
 
-    settings = settings_from(args)
+    settings = settings_from(vars(args))
     console = Console(soft_wrap=True, emoji=False)  # "openai-compat:m:" is no emoji
     term = Terminal(console, history_file=settings.state_dir / "repair_history")
     with ExitStack() as stack:
@@ -123,7 +123,7 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
                        f"`codemend resume {run_id}`")
     from codemend.agent.command_support import model_changes
 
-    update = model_changes(args, state)
+    update = model_changes(args.model, args.fallback_model, state)
     settings = settings.model_copy(update={"model": args.model or state.model or meta["model"]})
     model, fallback = _models(settings, stack, args.fallback_model or state.fallback_model)
     baseline = None
