@@ -18,6 +18,10 @@ from collections.abc import Mapping
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.sandbox.envimage import ProjectBuild
 
+VCS_TOOLS = ("setuptools-scm", "setuptools_scm", "hatch-vcs", "setuptools-git-versioning",
+             "versioningit", "poetry-dynamic-versioning", "dunamai")
+UNTAGGED = "0.1.dev0"
+"""What setuptools-scm gives a git checkout without tags; the version when there is none."""
 BUILD_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "PKG-INFO", "MANIFEST.in")
 """Files whose content decides what an editable install does (they key the image)."""
 
@@ -88,6 +92,17 @@ def version_from_tag(tag: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+def build_version(files: Mapping[str, str], tag: str | None) -> str | None:
+    """The version to give a version-from-git build: the nearest tag's; with no tag, what
+    the tool gives an untagged checkout (unless a PKG-INFO says it); None when the build
+    does not take its version from git and there is no tag."""
+    found = version_from_tag(tag)
+    if found or "PKG-INFO" in files:
+        return found
+    vcs = any(tool in r.lower() for r in build_requires(files) for tool in VCS_TOOLS)
+    return UNTAGGED if vcs else None
+
+
 def _top_level(paths: list[str]) -> list[str]:
     """Packages and top-level modules: an editable install maps these names."""
     out = {posixpath.dirname(p) for p in paths if p.endswith("/__init__.py")}
@@ -100,7 +115,7 @@ def project_build(snap: RepoSnapshot, tag: str | None) -> ProjectBuild | None:
     install (a folder of modules and tests: it is then only put on sys.path)."""
     if not installable(snap.files):
         return None
-    version = version_from_tag(tag)
+    version = build_version(snap.files, tag)
     key = hashlib.sha256()
     for part in (name(snap.files), version or "", *build_requires(snap.files),
                  *_top_level([*snap.files, *snap.binary])):

@@ -44,6 +44,17 @@ def test_the_version_a_tag_gives(tag, version):
     assert project.version_from_tag(tag) == version
 
 
+def test_an_untagged_version_from_git_is_what_the_tool_gives_a_checkout_without_tags():
+    scm = {"pyproject.toml": '[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\n'
+           'build-backend = "setuptools.build_meta"\n[project]\nname = "p"\n'
+           'dynamic = ["version"]\n'}
+    assert project.build_version(scm, None) == project.UNTAGGED
+    assert project.build_version(scm, "v2.0") == "2.0"
+    assert project.build_version({**scm, "PKG-INFO": "Version: 1.0\n"}, None) is None
+    plain = {"pyproject.toml": '[project]\nname = "p"\nversion = "3"\n'}
+    assert project.build_version(plain, None) is None
+
+
 def test_the_image_key_follows_the_build_inputs_not_the_code():
     base = {"pyproject.toml": '[build-system]\nrequires = ["hatchling"]\n'
             'build-backend = "hatchling.build"\n[project]\nname = "p"\n',
