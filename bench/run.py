@@ -43,7 +43,7 @@ def _bench(name: str, args: argparse.Namespace) -> tuple[dict, str]:
         return repo.run(rounds=args.repo_rounds)
     if name == "quick":
         from bench import quick
-        return quick.run(rounds=args.quick_rounds)
+        return quick.run(rounds=args.quick_rounds, e2e=not args.quick_no_e2e)
     if name == "breadth":
         from bench import breadth
         return breadth.run(args.projects.split(",") if args.projects else None)
@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: one made under the cache dir)")
     parser.add_argument("--projects", help="breadth: a comma-separated subset of projects")
     parser.add_argument("--quick-rounds", type=int, default=1, help="quick: measured pairs")
+    parser.add_argument("--quick-no-e2e", action="store_true",
+                        help="quick: only the sandbox pair, not codemend fix against the host")
     parser.add_argument("--record", type=Path, metavar="FILE",
                         help="write the figures against the targets into FILE's latest-run block")
     args = parser.parse_args(argv)

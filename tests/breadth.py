@@ -32,12 +32,7 @@ from pathlib import Path
 from repo_projects import Project, cache_dir, commit_bug, git, make_repo
 
 HOST_TIMEOUT_S = 1800
-KNOWN = {
-    "pluggy": "issue 16 item 1 (no shadowing): the tests import the check image's own pluggy, "
-              "whose DeprecationWarning fails test_hookspec at baseline",
-    "humanize": "issue 16 item 2 (the project installed): importlib.metadata.version() finds "
-                "no metadata, so every test module fails to import",
-}
+KNOWN: dict[str, str] = {}
 """Projects the breadth set gets wrong today, and why (kept honest: the e2e test expects
 them to fail, strictly)."""
 COUNTS = ("passed", "failed", "errors", "skipped", "collected")

@@ -95,7 +95,7 @@ PROJECTS = {
 
 BREADTH = {
     **PROJECTS,
-    "pluggy": Project("pluggy", "1.5.0", "src", 0, Bug(
+    "pluggy": Project("pluggy", "1.6.0", "src", 0, Bug(
         "src/pluggy/_manager.py",
         "        return any(plugin == val for val in self._name2plugin.values())",
         "        return all(plugin == val for val in self._name2plugin.values())"),
