@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from codemend.agent import render
+from codemend.agent.config import OutputOptions
 from codemend.agent.edit_copy import ask_and_edit
 from codemend.agent.runs import Outcome, RunStore
 from codemend.agent.terminal import ESCALATION, Terminal
@@ -14,12 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 
 
-def interactive_allowed(args: argparse.Namespace) -> bool:
+def interactive_allowed(opts: OutputOptions) -> bool:
     """--interactive forces it (still needs a terminal); default: on a terminal, not --json."""
-    if getattr(args, "json", False) or not sys.stdin.isatty():
+    if opts.json or not sys.stdin.isatty():
         return False
-    flag = getattr(args, "interactive", None)
-    return True if flag is None else bool(flag)
+    return True if opts.interactive is None else opts.interactive
 
 
 def ask_person(console: Console, out: Outcome, store: RunStore | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sqlite3
 import time
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.atomic import replace_file
 from codemend.agent.graph import build_graph
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.store import RepoBases
@@ -28,7 +28,7 @@ from langgraph.types import Command
 # The only classes a checkpoint may hold besides plain data (strict msgpack allowlist).
 CHECKPOINT_TYPES = [
     *(("codemend.agent.state", n) for n in ("RunState", "TaskInfo", "Attempt", "Escalation")),
-    *(("codemend.agent.repo.task", n) for n in ("RepoTask", "Counts")),
+    *(("codemend.agent.repotask", n) for n in ("RepoTask", "Counts")),
     *(("codemend.sandbox.report", n) for n in ("CheckReport", "LintReport", "TestReport", "TestCase",
                                                "Finding"))]
 
@@ -368,22 +368,12 @@ def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "")
     for rel, text in todo.items():
         target = out_dir / rel
         try:
-            _replace_file(target, text.encode("utf-8", errors="surrogateescape"))
+            replace_file(target, text.encode("utf-8", errors="surrogateescape"))
         except OSError as exc:
             raise InfraError(f"cannot write {target}: {exc.strerror or exc}; free some space "
                              "(or fix the folder's permissions), then "
                              f"`{resume or 'codemend resume ' + out.run_id}` writes the files "
                              "again") from exc
-
-
-def _replace_file(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def ensure_writable(out_dir: Path, names: list[str], run_id: str, *, force: bool) -> None:

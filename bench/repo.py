@@ -94,17 +94,12 @@ def _fresh_vs_forked(client, snap, cfg, rounds: int) -> dict:
     from codemend.sandbox.factory import make_sandbox
 
     ws = snap.workspace()
-    times: dict[str, list[float]] = {"fresh": [], "forked": []}
     with make_sandbox("pool", cfg, client, size=1) as fresh, \
             make_sandbox("pool", SandboxConfig(**REPO_DEFAULTS), client, size=1) as forked:
-        pools = {"fresh": fresh, "forked": forked}
-        for n in range(rounds + 1):
-            for key in (("fresh", "forked") if n % 2 else ("forked", "fresh")):
-                pools[key].wait_ready(300)
-                ms, _ = timed(lambda sb=pools[key]: sb.check(ws))
-                if n:
-                    times[key].append(ms)
-    med = {k: round(median(v), 1) for k, v in times.items()}
+        med = interleaved({"fresh": lambda: fresh.check(ws).verdict != "infra_error",
+                           "forked": lambda: forked.check(ws).verdict != "infra_error"},
+                          rounds, lambda: fresh.wait_ready(300) and forked.wait_ready(300),
+                          "repo: fresh vs forked")
     return {"pool_fresh_ms": med["fresh"], "pool_forked_ms": med["forked"],
             "fresh_over_forked": ratio(med["fresh"], med["forked"])}
 

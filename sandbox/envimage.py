@@ -120,8 +120,9 @@ def _quiet(_: str) -> None:
 
 def env_key(base_id: str, requirements: Sequence[str], project: ProjectBuild | None = None
             ) -> str:
-    text = "\n".join([base_id, *sorted(set(requirements)),
-                      *(["project", project.key] if project else [])])
+    recipe = DOCKERFILE + Path(__file__).with_name("envfinish.py").read_text()
+    text = "\n".join([base_id, hashlib.sha256(recipe.encode()).hexdigest(),
+                      *sorted(set(requirements)), *(["project", project.key] if project else [])])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from codemend.agent.repo.snapshot import RepoSnapshot
-from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.verify import changed_lines
 from codemend.agent.repo.workspace import protected_reason
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.retry import checked
 from codemend.sandbox.workspace import Workspace

@@ -22,7 +22,6 @@ one name that no version satisfies together are a ``DependencyConflict`` naming 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -67,8 +66,8 @@ class Declarations:
 
     def key(self, base_id: str) -> str:
         """The environment image's key: these declarations on this check image."""
-        text = "\n".join([base_id, *self.requirements])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        from codemend.sandbox.envimage import env_key
+        return env_key(base_id, self.requirements)
 
 
 def test_set(files: Mapping[str, str]) -> tuple[str, read.Found]:

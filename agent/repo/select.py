@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from codemend.agent.repo.layout import words
 from codemend.agent.repo.repomap import imported_modules, module_index, resolve
 from codemend.agent.repo.snapshot import RepoSnapshot
-from codemend.agent.repo.task import SUITE_TARGET
+from codemend.agent.repotask import SUITE_TARGET
 from codemend.sandbox.report import CheckReport
 
 MIN_CASES = 500

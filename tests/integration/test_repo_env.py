@@ -101,7 +101,8 @@ def test_the_project_is_installed_with_its_version_from_its_git_tag(docker_clien
     (repo / "PKG-INFO").unlink()  # sdist artefacts: the upstream repository has neither
     shutil.rmtree(repo / "toolz.egg-info")
     commit(repo, "as upstream has it: no PKG-INFO, no egg-info")
-    git(repo, "tag", project.version)
+    if not git(repo, "tag", "--list", project.version):
+        git(repo, "tag", project.version)
     pyproject = (repo / "pyproject.toml").read_text()
     commit(repo, "a console script", {
         "pyproject.toml": pyproject + '\n[project.scripts]\ntoolz-probe = "toolz._probe:main"\n',

@@ -10,7 +10,7 @@ from codemend.agent.repo import verify
 from codemend.agent.repo.baseline import run_baseline
 from codemend.agent.repo.envfail import cause
 from codemend.agent.repo.snapshot import from_files
-from codemend.agent.repo.task import RepoTask
+from codemend.agent.repotask import RepoTask
 from codemend.sandbox.report import CheckReport, LintReport, TestCase, TestReport
 
 SNAP = from_files(Path("/repo"), {"pkg/__init__.py": "", "tests/test_a.py": "x = 1\n"}, {})
