@@ -39,8 +39,12 @@ bench: image
 	$(PY) -m pip install --quiet -e '.[dev,eval,ray,bench]'
 	$(PY) bench/run.py all --record bench/RESULTS.md
 
+# ruff; the import contracts of pyproject.toml (layers, no circles, sandbox never imports
+# agent); pyright over agent/ and sandbox/ (through the codemend/ links)
 lint: install
 	$(VENV)/bin/ruff check agent sandbox tests bench scripts codemend
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pyright --pythonpath $(PY)
 
 clean:
 	rm -rf $(VENV) .codemend .pytest_cache

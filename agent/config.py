@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,3 +79,26 @@ def load_settings(flags: dict[str, Any], cwd: Path | None = None) -> Settings:
             label = ENV_PREFIX + field.upper() if where == "environment" else field
             raise BadInput(f"{where}: {label}: {err['msg']}") from None
     return Settings.model_validate(merged)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How a command settles and shows a run: typed once, from its flags, at the command's
+    edge (``OutputOptions.from_flags(vars(args))``); nothing below takes the flags."""
+
+    json: bool = False
+    """Machine output on stdout (one JSON object); progress goes to stderr."""
+    force: bool = False
+    """Replace files an earlier run left in the output folder."""
+    interactive: bool | None = None
+    """Ask a person at an escalation: None asks when on a terminal (not with ``json``)."""
+    out: str | None = None
+    """The output folder (None: the run's recorded one)."""
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any]) -> OutputOptions:
+        interactive = flags.get("interactive")
+        out = flags.get("out")
+        return cls(json=bool(flags.get("json")), force=bool(flags.get("force")),
+                   interactive=None if interactive is None else bool(interactive),
+                   out=None if out is None else str(out))

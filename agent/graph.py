@@ -14,7 +14,8 @@ from langgraph.graph import END, START, StateGraph
 
 NODES = ("generate", "check", "autofix", "fix", "verify_hidden", "escalate", "done",
          "instruct", "review", "fallback")
-WORK = ["autofix", "fix", "fallback", "escalate"]
+MODEL = ["fix", "fallback", "escalate"]
+WORK = ["autofix", *MODEL]
 
 
 def changes_only(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,8 +46,9 @@ def build_graph(checkpointer=None):
         g.add_node(name, changes_only(getattr(nodes, name)))
     g.add_conditional_edges(START, r.route_start, ["check", "instruct", "generate"])
     g.add_conditional_edges("instruct", r.route_after_instruct, ["generate", *WORK])
-    for proposer in ("generate", "fix", "autofix"):
+    for proposer in ("generate", "fix"):
         g.add_conditional_edges(proposer, r.route_proposal, ["review", "check"])
+    g.add_conditional_edges("autofix", r.route_after_autofix, ["review", "check", *MODEL])
     g.add_conditional_edges("review", r.route_after_review, ["check", "fix", "generate"])
     g.add_conditional_edges("check", r.route_after_check, ["verify_hidden", "instruct", *WORK])
     g.add_edge("fallback", "fix")

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from codemend.agent import render
-from codemend.agent.runs import Outcome
+from codemend.agent.config import OutputOptions
+from codemend.agent.edit_copy import ask_and_edit
+from codemend.agent.runs import Outcome, RunStore
 from codemend.agent.terminal import ESCALATION, Terminal
 from rich.console import Console
 from rich.markup import escape
 
 
-def interactive_allowed(args: argparse.Namespace) -> bool:
+def interactive_allowed(opts: OutputOptions) -> bool:
     """--interactive forces it (still needs a terminal); default: on a terminal, not --json."""
-    if getattr(args, "json", False) or not sys.stdin.isatty():
+    if opts.json or not sys.stdin.isatty():
         return False
-    flag = getattr(args, "interactive", None)
-    return True if flag is None else bool(flag)
+    return True if opts.interactive is None else opts.interactive
 
 
-def ask_person(console: Console, out: Outcome) -> dict[str, Any] | None:
-    """Show the blocker and the best attempt; return a resume decision or None (stay paused)."""
+def ask_person(console: Console, out: Outcome, store: RunStore | None = None
+               ) -> dict[str, Any] | None:
+    """Show the blocker and the best attempt; return a resume decision or None (stay paused).
+    ``store``: where a repository run's base snapshot is (for an edit of the work tree)."""
     if not sys.stdin.isatty():
         return None
     s = out.state
@@ -41,11 +42,14 @@ def ask_person(console: Console, out: Outcome) -> dict[str, Any] | None:
         n = term.line("how many more iterations", default="2")
         return {"action": "more", "more": max(1, int(n)) if n.isdigit() else 2}
     if choice == "e":
-        path = Path(term.line("path of the edited solution file"))
-        if not path.is_file():
-            console.print(f"[red]{path} is not a file; staying paused[/]")
+        base = store.bases().snapshot(s.task.repo.base_id).files if (
+            store is not None and s.task.repo is not None) else {}
+        files = ask_and_edit(s.task, s.applied, base, term.line,
+                             lambda text: console.print(escape(text), highlight=False))
+        if files is None:
+            console.print("[yellow]staying paused[/]")
             return None
-        return {"action": "edit", "files": {s.task.solution_files[0]: path.read_text()}}
+        return {"action": "edit", "files": files}
     if choice == "a":
         return {"action": "accept"}
     if choice == "b":

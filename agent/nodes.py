@@ -23,6 +23,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 DEFAULT_MORE = 2
+NO_CHANGE = ("Your reply changes nothing: its code is the current code. Propose a change "
+             "that makes the failing checks pass.")
 
 
 @dataclass
@@ -66,6 +68,9 @@ def _model_step(state: RunState, deps: Deps, messages: list[dict[str, str]], nod
         update["format_error"] = None
     except FormatError as exc:
         update["format_error"] = str(exc)
+    if state.interactive and update.get("files", state.files) == state.applied and (
+            update["format_error"] is None):  # a person is never asked to approve nothing
+        update["format_error"] = NO_CHANGE
     return update
 
 

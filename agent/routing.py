@@ -72,6 +72,12 @@ def route_work(state: RunState) -> str:
     assert last is not None
     if last.verdict in ("fail",) and fixable_only_lint(last):
         return "autofix"
+    return route_model(state)
+
+
+def route_model(state: RunState) -> str:
+    """The model's turn: fix, or (the fallback model, then) a person when stuck or at the
+    limit."""
     if stuck_reason(state.recent) is not None or state.iteration >= state.max_iterations:
         return "fallback" if state.fallback_model and not state.on_fallback else "escalate"
     return "fix"
@@ -84,6 +90,14 @@ def route_after_instruct(state: RunState) -> str:
 def route_proposal(state: RunState) -> str:
     """In a repair session a proposal waits for the person (review) before its check."""
     return "review" if state.interactive and state.format_error is None else "check"
+
+
+def route_after_autofix(state: RunState) -> str:
+    """A person is never asked to approve nothing: in a repair session, ruff's autofix that
+    changed nothing (its fixes fell outside the changed lines) hands over to the model."""
+    if state.interactive and state.files == state.applied:
+        return route_model(state)
+    return route_proposal(state)
 
 
 def route_after_review(state: RunState) -> str:

@@ -10,110 +10,50 @@ from pathlib import Path
 from typing import Any
 
 from codemend.agent import render
-from codemend.agent.config import Settings, load_settings
+from codemend.agent.command_support import (
+    build_model,
+    build_sandbox,
+    console_for,
+    finish_run,
+    model_changes,
+    note_printer,
+    settings_from,
+)
+from codemend.agent.config import OutputOptions, Settings
 from codemend.agent.interactive import ask_person, interactive_allowed
-from codemend.agent.models import resolve_model
 from codemend.agent.nodes import Deps
+from codemend.agent.repo_outcome import edited_overlay, resume_sandbox
+from codemend.agent.runlock import lock_run
 from codemend.agent.runs import (
-    Outcome,
     RunStore,
     ensure_writable,
     new_run_id,
     paused_on_infra_error,
-    result_json,
-    write_outputs,
 )
 from codemend.agent.spec import load_task
 from codemend.agent.state import TaskInfo
-from codemend.sandbox.config import SandboxConfig
 from codemend.sandbox.errors import BadInput
 from rich.console import Console
-from rich.markup import escape
 
-EXIT = {"solved": 0, "escalated": 3, "failed": 1, "running": 4}
 RECORDED_SETTINGS = {"model", "base_url", "temperature", "seed", "sandbox", "pool_size"}
 """The settings a run records with its input (``codemend_runs.start``), for the record."""
 DEMO_TASK = "safe_stats"
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    flags = {k: getattr(args, k, None) for k in ("model", "fallback_model", "base_url",
-                                                  "temperature", "seed", "max_iterations",
-                                                  "state_dir", "sandbox")}
-    return load_settings({**flags, **extra})
-
-
-def _sandbox(settings: Settings, stack: ExitStack, console: Console):
-    from codemend.sandbox.factory import make_sandbox
-
-    sb = make_sandbox(settings.sandbox, SandboxConfig(),
-                      progress=lambda m: console.print(f"[dim]{m}[/]"),
-                      size=settings.pool_size)
-    stack.callback(sb.close)
-    return sb
-
-
-def _model(settings: Settings, stack: ExitStack, name: str | None = None):
-    model = resolve_model(name or settings.model, base_url=settings.base_url,
-                          temperature=settings.temperature, seed=settings.seed)
-    stack.callback(model.close)
-    return model
-
-
-def make_deps(settings: Settings, stack: ExitStack, console: Console,
-              fallback: str | None = None) -> Deps:
-    """Model (and fallback model) first, so a bad --model fails before Docker is asked."""
-    model = _model(settings, stack)
-    second = _model(settings, stack, fallback) if fallback else None
-    return Deps(model=model, sandbox=_sandbox(settings, stack, console), fallback=second)
-
-
-def note_printer(console: Console):
-    return lambda text: console.print(f"[yellow]{escape(text)}[/]")
-
-
-def _console(args: argparse.Namespace) -> Console:
-    # progress goes to stderr when stdout carries JSON
-    return Console(stderr=True, quiet=bool(args.json), soft_wrap=True)
-
-
-def _finish(args: argparse.Namespace, store: RunStore, out: Outcome, console: Console,
-            deps: Deps, started: float | None = None) -> int:
-    out_dir = Path(getattr(args, "out", None) or store.meta(out.run_id)["out"])
-    while out.status == "escalated" and interactive_allowed(args):
-        decision = ask_person(console, out)
-        if decision is None:
-            break
-        out = store.resume(out.run_id, deps, decision,
-                           on_attempt=lambda a, _: render.attempt_line(console, a),
-                           on_note=note_printer(console))
-    if out.state.task.kind == "repo":
-        from codemend.agent.fix_commands import finish_repo
-
-        return finish_repo(args, store, out, out_dir)
-    if out.state.attempts:
-        write_outputs(out, out_dir, force=bool(getattr(args, "force", False)),
-                      resume=store.resume_command(out.run_id))
-    if args.json:
-        print(json.dumps(result_json(out, str(out_dir))))
-    else:
-        elapsed = time.monotonic() - started if started is not None else None
-        render.outcome(Console(soft_wrap=True), out, str(out_dir), elapsed_s=elapsed)
-    return EXIT.get(out.status, 1)
-
-
 def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
     task = load_task(spec)
-    console = _console(args)
+    opts = OutputOptions.from_flags(vars(args))
+    console = console_for(opts)
     run_id = args.run_id or new_run_id(task.name)
     out_dir = Path(args.out) if args.out else settings.state_dir / "out" / run_id
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
+        stack.enter_context(lock_run(settings.state_dir, run_id))
         ensure_writable(out_dir, [*task.solution_files, "report.json"], run_id,
                         force=bool(getattr(args, "force", False)))
         # a bad --model fails here, before anything is recorded
-        model = _model(settings, stack)
-        second = _model(settings, stack, settings.fallback_model) if settings.fallback_model \
+        model = build_model(settings, stack)
+        second = build_model(settings, stack, settings.fallback_model) if settings.fallback_model \
             else None
         info = TaskInfo.from_task(task)
         max_iterations = settings.max_iterations or task.max_iterations
@@ -127,20 +67,20 @@ def _solve(args: argparse.Namespace, spec: Path, settings: Settings) -> int:
         console.print(f"solving [bold]{task.name}[/] with {settings.model} "
                       f"(run {run_id}, sandbox {settings.sandbox})")
         with paused_on_infra_error(store.resume_command(run_id)):
-            deps = Deps(model=model, sandbox=_sandbox(settings, stack, console), fallback=second)
+            deps = Deps(model=model, sandbox=build_sandbox(settings, stack, console), fallback=second)
         started = time.monotonic()
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.start(run_id, info, settings.model, max_iterations, deps,
                               on_attempt=lambda a, _: render.attempt_line(console, a),
                               on_note=note_printer(console),
                               fallback_model=settings.fallback_model)
-        return _finish(args, store, out, console, deps, started)
+        return finish_run(opts, store, out, console, deps, started)
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     if args.max_iterations is not None and not 1 <= args.max_iterations <= 100:
         raise BadInput(f"--max-iterations {args.max_iterations}: give 1 to 100")
-    return _solve(args, Path(args.spec), _settings(args))
+    return _solve(args, Path(args.spec), settings_from(vars(args)))
 
 
 def bundled_tasks() -> Path:
@@ -166,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         Console(soft_wrap=True).print(f"[bold]codemend demo[/]: task [bold]{folder.name}[/], replies "
                         f"replayed from {replies.name}, every attempt checked in the real "
                         "sandbox.")
-    return _solve(demo, Path(demo.spec), _settings(demo))
+    return _solve(demo, Path(demo.spec), settings_from(vars(demo)))
 
 
 def _decision(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -187,11 +127,13 @@ def _decision(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    console = _console(args)
+    settings = settings_from(vars(args))
+    opts = OutputOptions.from_flags(vars(args))
+    console = console_for(opts)
     with ExitStack() as stack:
         store = stack.enter_context(RunStore(settings.state_dir))
         meta = store.meta(args.run_id)
+        stack.enter_context(lock_run(settings.state_dir, args.run_id))
         current = store.outcome(args.run_id)
         if current.state.interactive:
             raise BadInput(f"run {args.run_id} is a repair session; continue it with "
@@ -199,40 +141,37 @@ def cmd_resume(args: argparse.Namespace) -> int:
         decision = _decision(args)
         if decision and decision["action"] == "edit":
             decision["files"] = _edited_files(Path(args.edit), current.state.task, store)
-        if current.status == "escalated" and decision is None and not interactive_allowed(args):
+        if current.status == "escalated" and decision is None and not interactive_allowed(opts):
             raise BadInput(f"run {args.run_id} is paused ({current.reason}); say how to go on: "
                            "--hint TEXT, --more N, --edit PATH, --accept or --abort")
         if current.status in ("solved", "failed"):
-            return _finish(args, store, current, console, None)  # type: ignore[arg-type]
-        model_name = args.model or meta["model"]
+            return finish_run(opts, store, current, console, None)
+        update = model_changes(args.model, args.fallback_model, current.state)
+        model_name = args.model or current.state.model or meta["model"]
         settings = settings.model_copy(update={"model": model_name})
         fallback = args.fallback_model or current.state.fallback_model
         with paused_on_infra_error(store.resume_command(args.run_id)):
-            model = _model(settings, stack)
-            second = _model(settings, stack, fallback) if fallback else None
+            model = build_model(settings, stack)
+            second = build_model(settings, stack, fallback) if fallback else None
             if current.state.task.kind == "repo":
-                from codemend.agent.fix_commands import resume_sandbox
-
-                sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
+                        sandbox = resume_sandbox(settings, stack, console, store, current.state.task)
             else:
-                sandbox = _sandbox(settings, stack, console)
+                sandbox = build_sandbox(settings, stack, console)
             deps = Deps(model=model, sandbox=sandbox, fallback=second)
         console.print(f"resuming run {args.run_id} ({current.status}) with {model_name}")
         if current.status == "escalated" and decision is None:
-            decision = ask_person(console, current)
+            decision = ask_person(console, current, store)
             if decision is None:
-                return _finish(args, store, current, console, deps)
+                return finish_run(opts, store, current, console, deps)
         with console.status("[dim]model and sandbox at work...[/]"):
             out = store.resume(args.run_id, deps, decision,
                                on_attempt=lambda a, _: render.attempt_line(console, a),
-                               on_note=note_printer(console))
-        return _finish(args, store, out, console, deps)
+                               on_note=note_printer(console), update=update)
+        return finish_run(opts, store, out, console, deps)
 
 
 def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]:
     if task.kind == "repo":
-        from codemend.agent.fix_commands import edited_overlay
-
         return edited_overlay(path, task, store)
     if path.is_file() and len(task.solution_files) == 1:
         return {task.solution_files[0]: path.read_text(encoding="utf-8")}
@@ -246,7 +185,7 @@ def _edited_files(path: Path, task: TaskInfo, store: RunStore) -> dict[str, str]
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(vars(args))
     if getattr(args, "older_than", None) is not None and not getattr(args, "prune", False):
         raise BadInput("--older-than goes with --prune")
     if getattr(args, "prune", False):
@@ -302,7 +241,7 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(vars(args))
     with RunStore(settings.state_dir) as store:
         store.meta(args.run_id)
         data = store.attempts_json(args.run_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sqlite3
 import time
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.atomic import replace_file
 from codemend.agent.graph import build_graph
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.store import RepoBases
@@ -20,6 +20,7 @@ from codemend.agent.saver import CompactSaver
 from codemend.agent.state import Attempt, RunState, TaskInfo
 from codemend.agent.taskkinds import task_kinds
 from codemend.sandbox.errors import BadInput, InfraError
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.constants import START
 from langgraph.types import Command
@@ -27,7 +28,7 @@ from langgraph.types import Command
 # The only classes a checkpoint may hold besides plain data (strict msgpack allowlist).
 CHECKPOINT_TYPES = [
     *(("codemend.agent.state", n) for n in ("RunState", "TaskInfo", "Attempt", "Escalation")),
-    *(("codemend.agent.repo.task", n) for n in ("RepoTask", "Counts")),
+    *(("codemend.agent.repotask", n) for n in ("RepoTask", "Counts")),
     *(("codemend.sandbox.report", n) for n in ("CheckReport", "LintReport", "TestReport", "TestCase",
                                                "Finding"))]
 
@@ -165,7 +166,7 @@ class RunStore:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def config(self, run_id: str) -> dict:
+    def config(self, run_id: str) -> RunnableConfig:
         """The LangGraph config of a run's thread (its latest checkpoint)."""
         return {"configurable": {"thread_id": run_id}, "recursion_limit": 10_000}
 
@@ -251,8 +252,10 @@ class RunStore:
         return self.drive(run_id, state, deps, on_attempt, on_note)
 
     def resume(self, run_id: str, deps: Deps, decision: dict[str, Any] | None = None,
-               on_attempt: OnAttempt | None = None, on_note: OnNote | None = None) -> Outcome:
-        """Continue a paused run with a decision, or a killed one from its last checkpoint."""
+               on_attempt: OnAttempt | None = None, on_note: OnNote | None = None,
+               update: dict[str, Any] | None = None) -> Outcome:
+        """Continue a paused run with a decision, or a killed one from its last checkpoint.
+        ``update``: state fields the resume changes first (``model``, ``fallback_model``)."""
         with db_errors(self.path, self.resume_command(run_id)):
             snap = self.graph.get_state(self._config(run_id))
         if not snap.values:  # killed before its first checkpoint: start it over
@@ -260,7 +263,7 @@ class RunStore:
             if first is None:
                 raise BadInput(f"run {run_id!r} has no checkpoint yet; start it again with "
                                "solve")
-            return self.drive(run_id, first, deps, on_attempt, on_note)
+            return self.drive(run_id, with_update(first, update), deps, on_attempt, on_note)
         if snap.interrupts:
             payload: Any = Command(resume=decision or {"action": "more"})
         elif snap.next or snap.values.get("status", "running") == "running":
@@ -270,7 +273,7 @@ class RunStore:
             payload = None
         else:
             return self.outcome(run_id)
-        return self.drive(run_id, payload, deps, on_attempt, on_note)
+        return self.drive(run_id, with_update(payload, update), deps, on_attempt, on_note)
 
     def drive(self, run_id: str, payload: Any, deps: Deps, on_attempt: OnAttempt | None = None,
               on_note: OnNote | None = None) -> Outcome:
@@ -325,6 +328,18 @@ class RunStore:
                              for a in out.state.attempts]}
 
 
+def with_update(payload: Any, update: dict[str, Any] | None) -> Any:
+    """``payload`` (a first state, a resume ``Command`` or None) that also sets ``update``'s
+    state fields: LangGraph applies a Command's update before the resumed node runs."""
+    if not update:
+        return payload
+    if isinstance(payload, RunState):
+        return payload.model_copy(update=update)
+    if isinstance(payload, Command):
+        return Command(resume=payload.resume, update=update)
+    return Command(update=update)
+
+
 def fallback_note(delta: dict[str, Any]) -> str:
     """The line that shows a switch to the fallback model."""
     return f"switching models: {delta.get('fallback_reason', '')}"
@@ -353,22 +368,12 @@ def write_outputs(out: Outcome, out_dir: Path, *, force: bool, resume: str = "")
     for rel, text in todo.items():
         target = out_dir / rel
         try:
-            _replace_file(target, text.encode("utf-8", errors="surrogateescape"))
+            replace_file(target, text.encode("utf-8", errors="surrogateescape"))
         except OSError as exc:
             raise InfraError(f"cannot write {target}: {exc.strerror or exc}; free some space "
                              "(or fix the folder's permissions), then "
                              f"`{resume or 'codemend resume ' + out.run_id}` writes the files "
                              "again") from exc
-
-
-def _replace_file(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def ensure_writable(out_dir: Path, names: list[str], run_id: str, *, force: bool) -> None:

@@ -33,10 +33,11 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from codemend.agent.state import Attempt
 from codemend.sandbox.report import CheckReport
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
     BaseCheckpointSaver,
@@ -94,7 +95,7 @@ class _Built:
     values: dict[str, Any]
     versions: dict[str, Any]
     seen: dict[str, dict[str, Any]]
-    metadata: dict[str, Any]
+    metadata: CheckpointMetadata
     parent_id: str | None
     writes: list[Any] | None = field(default=None)
 
@@ -193,9 +194,9 @@ class CompactSaver(SqliteSaver):
         if isinstance(d, Attempt) or not isinstance(d, dict):
             return d
         files, report = d.get("files"), d.get("report")
-        full = {**d, "files": self._payload(cur, files[1]) if _is_ref(files) else files,
+        full = {**d, "files": self._payload(cur, files[1]) if _is_ref(files) and files else files,
                 "report": (CheckReport.model_validate(self._payload(cur, report[1]))
-                           if _is_ref(report) else report)}
+                           if _is_ref(report) and report else report)}
         a = Attempt.model_validate(full)
         self._summaries[id(a)] = (a, d)
         return a
@@ -287,13 +288,13 @@ class CompactSaver(SqliteSaver):
         return _Built({**doc["rest"], "id": cid}, values, versions, seen, doc["metadata"], parent)
 
     # -- the saver contract ---------------------------------------------------------------
-    def put(self, config: dict, checkpoint: Checkpoint, metadata: CheckpointMetadata,
-            new_versions: ChannelVersions) -> dict:
-        thread_id = str(config["configurable"]["thread_id"])
-        ns = config["configurable"].get("checkpoint_ns", "")
+    def put(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata,
+            new_versions: ChannelVersions) -> RunnableConfig:
+        thread_id = str(_configurable(config)["thread_id"])
+        ns = _configurable(config).get("checkpoint_ns", "")
         if self._is_legacy(thread_id):
             return super().put(config, checkpoint, metadata, new_versions)
-        parent_id = config["configurable"].get("checkpoint_id")
+        parent_id = _configurable(config).get("checkpoint_id")
         with self._mine, self.cursor() as cur:
             base = self._build(cur, thread_id, ns, parent_id) if parent_id else None
             values = checkpoint["channel_values"]
@@ -334,13 +335,13 @@ class CompactSaver(SqliteSaver):
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                                  "checkpoint_id": checkpoint["id"]}}
 
-    def put_writes(self, config: dict, writes: Sequence[tuple[str, Any]], task_id: str,
+    def put_writes(self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str,
                    task_path: str = "") -> None:
-        thread_id = str(config["configurable"]["thread_id"])
+        thread_id = str(_configurable(config)["thread_id"])
         if self._is_legacy(thread_id):
             return super().put_writes(config, writes, task_id, task_path)
-        ns = str(config["configurable"].get("checkpoint_ns", ""))
-        cid = str(config["configurable"]["checkpoint_id"])
+        ns = str(_configurable(config).get("checkpoint_ns", ""))
+        cid = str(_configurable(config)["checkpoint_id"])
         replace = all(ch in WRITES_IDX_MAP for ch, _ in writes)
         with self._mine, self.cursor() as cur:
             row = cur.execute("SELECT data FROM codemend_writes WHERE thread_id = ? AND "
@@ -380,18 +381,19 @@ class CompactSaver(SqliteSaver):
         cid = built.checkpoint["id"]
         if built.writes is None:
             built.writes = self._pending(cur, thread_id, ns, cid)
-        parent = None if built.parent_id is None else {"configurable": {
+        parent: RunnableConfig | None = None if built.parent_id is None else {"configurable": {
             "thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": built.parent_id}}
         return CheckpointTuple(
             {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns,
                               "checkpoint_id": cid}},
-            built.as_checkpoint(), dict(built.metadata), parent, list(built.writes))
+            built.as_checkpoint(), cast(CheckpointMetadata, dict(built.metadata)), parent,
+            list(built.writes))
 
-    def get_tuple(self, config: dict) -> CheckpointTuple | None:
-        thread_id = str(config["configurable"]["thread_id"])
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread_id = str(_configurable(config)["thread_id"])
         if self._is_legacy(thread_id):
             return super().get_tuple(config)
-        ns = config["configurable"].get("checkpoint_ns", "")
+        ns = _configurable(config).get("checkpoint_ns", "")
         with self._mine, self.cursor(transaction=False) as cur:
             cid = get_checkpoint_id(config)
             if not cid:
@@ -404,16 +406,16 @@ class CompactSaver(SqliteSaver):
             built = self._build(cur, thread_id, ns, cid)
             return None if built is None else self._tuple(cur, thread_id, ns, built)
 
-    def list(self, config: dict | None, *, filter: dict[str, Any] | None = None,
-             before: dict | None = None, limit: int | None = None
+    def list(self, config: RunnableConfig | None, *, filter: dict[str, Any] | None = None,
+             before: RunnableConfig | None = None, limit: int | None = None
              ) -> Iterator[CheckpointTuple]:
         if config is None:
             raise ValueError("CompactSaver.list needs a thread_id")
-        thread_id = str(config["configurable"]["thread_id"])
+        thread_id = str(_configurable(config)["thread_id"])
         if self._is_legacy(thread_id):
             yield from super().list(config, filter=filter, before=before, limit=limit)
             return
-        ns = config["configurable"].get("checkpoint_ns", "")
+        ns = _configurable(config).get("checkpoint_ns", "")
         only = get_checkpoint_id(config)
         below = get_checkpoint_id(before) if before else None
         with self._mine, self.cursor(transaction=False) as cur:
@@ -431,12 +433,12 @@ class CompactSaver(SqliteSaver):
                     break
         yield from out
 
-    def get_delta_channel_history(self, *, config: dict, channels: Sequence[str]
+    def get_delta_channel_history(self, *, config: RunnableConfig, channels: Sequence[str]
                                   ) -> Mapping[str, Any]:
         """LangGraph's own walk up the parent chain, through this saver's ``get_tuple``
         (whose pending writes come in ``writes_sort_key`` order, as the walk needs); the
         stock saver's fast path reads only its own tables."""
-        if self._is_legacy(str(config["configurable"]["thread_id"])):
+        if self._is_legacy(str(_configurable(config)["thread_id"])):
             return super().get_delta_channel_history(config=config, channels=channels)
         return BaseCheckpointSaver.get_delta_channel_history(self, config=config,
                                                              channels=channels)
@@ -485,6 +487,14 @@ def _group(versions: dict[str, Any]) -> dict[str, list[str]]:
 
 def _ungroup(grouped: dict[str, list[str]]) -> dict[str, Any]:
     return {ch: v for v, chs in grouped.items() for ch in chs}
+
+
+def _configurable(config: RunnableConfig) -> dict[str, Any]:
+    """A config's ``configurable`` part (a KeyError without one, as LangGraph's savers)."""
+    found = config.get("configurable")
+    if found is None:
+        raise KeyError("configurable")
+    return found
 
 
 def _is_ref(value: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal
 
-from codemend.agent.repo.task import RepoTask
+from codemend.agent.repotask import RepoTask
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.workspace import Workspace
 from pydantic import BaseModel, Field

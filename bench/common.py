@@ -161,3 +161,22 @@ def timed(fn, *args) -> tuple[float, object]:
 def machine() -> str:
     load = os.getloadavg()[0]
     return f"{os.cpu_count()} cores, load {load:.1f}"
+
+
+def interleaved(contenders: dict, rounds: int, before, label: str) -> dict[str, float]:
+    """Median ms of each contender (a call returning success), run interleaved with the
+    order rotating each round; ``before()`` runs ahead of every call (untimed); round 0
+    warms caches and is not counted. A failed call is a ``BenchError``."""
+    times: dict[str, list[float]] = {k: [] for k in contenders}
+    names = list(contenders)
+    for n in range(rounds + 1):
+        k = n % len(names)
+        for key in names[k:] + names[:k]:
+            before()
+            ms, ok = timed(contenders[key])
+            if not ok:
+                raise BenchError(f"{label}: the {key} run of its suite failed")
+            if n:
+                times[key].append(ms)
+        say(f"{label} round {n}/{rounds}")
+    return {k: round(median(v), 1) for k, v in times.items()}

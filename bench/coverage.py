@@ -13,22 +13,13 @@ that brings back no figures is an error, not a time.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import docker
 
-from bench.common import BenchError, machine, median, ratio, say, table, timed
-
-
-def _projects():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    try:
-        import repo_projects
-    except ImportError as exc:  # pytest is a dev dependency
-        raise BenchError(f"bench coverage needs the dev install (make install): {exc}") from exc
-    return repo_projects
+from bench.common import BenchError, interleaved, machine, ratio, say, table
+from bench.repo import _projects
 
 
 def _changed(repo: Path, project) -> dict[str, list[list[int]]]:
@@ -52,19 +43,8 @@ def _measure(pool, snap, request: dict, rounds: int, name: str) -> dict:
                              f"({(report.coverage or {}).get('error') or report.message})")
         return report.tests.ok
 
-    contenders = {"plain": plain, "coverage": with_coverage}
-    times: dict[str, list[float]] = {k: [] for k in contenders}
-    names = list(contenders)
-    for n in range(rounds + 1):
-        for key in names[n % 2:] + names[:n % 2]:
-            pool.wait_ready(300)
-            ms, ok = timed(contenders[key])
-            if not ok:
-                raise BenchError(f"{name}: the {key} run of its suite failed")
-            if n:
-                times[key].append(ms)
-        say(f"coverage: {name} round {n}/{rounds}")
-    return {k: round(median(v), 1) for k, v in times.items()}
+    return interleaved({"plain": plain, "coverage": with_coverage}, rounds,
+                       lambda: pool.wait_ready(300), f"coverage: {name}")
 
 
 def run(rounds: int = 5) -> tuple[dict, str]:

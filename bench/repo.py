@@ -26,7 +26,7 @@ from pathlib import Path
 
 import docker
 
-from bench.common import BenchError, machine, median, ratio, say, table, timed
+from bench.common import BenchError, interleaved, machine, median, ratio, say, table, timed
 
 BENCH_REQS = ("six", "toolz==1.2.0")
 
@@ -82,18 +82,26 @@ def _measure(cold, pool, repo: Path, snap, deps: Path | None, rounds: int, name:
         "cold": lambda: cold.check(ws).tests.ok,
         "pooled": lambda: pool.check(ws).tests.ok,
     }
-    times: dict[str, list[float]] = {k: [] for k in contenders}
-    names = list(contenders)
-    for n in range(rounds + 1):
-        for key in names[n % 3:] + names[:n % 3]:
-            pool.wait_ready(300)
-            ms, ok = timed(contenders[key])
-            if not ok:
-                raise BenchError(f"{name}: the {key} run of its suite failed")
-            if n:
-                times[key].append(ms)
-        say(f"repo: {name} round {n}/{rounds}")
-    return {k: round(median(v), 1) for k, v in times.items()}
+    return interleaved(contenders, rounds, lambda: pool.wait_ready(300), f"repo: {name}")
+
+
+def _fresh_vs_forked(client, snap, cfg, rounds: int) -> dict:
+    """A pooled repository check in the project's environment (a fresh interpreter of
+    it per check: nothing preloaded can shadow the project) against the same check in
+    the check image, where the zygote's preloaded pytest is forked. Interleaved."""
+    from codemend.agent.repo.environment import REPO_DEFAULTS
+    from codemend.sandbox.config import SandboxConfig
+    from codemend.sandbox.factory import make_sandbox
+
+    ws = snap.workspace()
+    with make_sandbox("pool", cfg, client, size=1) as fresh, \
+            make_sandbox("pool", SandboxConfig(**REPO_DEFAULTS), client, size=1) as forked:
+        med = interleaved({"fresh": lambda: fresh.check(ws).verdict != "infra_error",
+                           "forked": lambda: forked.check(ws).verdict != "infra_error"},
+                          rounds, lambda: fresh.wait_ready(300) and forked.wait_ready(300),
+                          "repo: fresh vs forked")
+    return {"pool_fresh_ms": med["fresh"], "pool_forked_ms": med["forked"],
+            "fresh_over_forked": ratio(med["fresh"], med["forked"])}
 
 
 def run(rounds: int = 3) -> tuple[dict, str]:
@@ -121,6 +129,8 @@ def run(rounds: int = 3) -> tuple[dict, str]:
                                 "tests": project.tests, "image": cfg.image}
                 rows.append((name, med["bare"], med["cold"], med["pooled"],
                              ratio(med["cold"], med["bare"]), ratio(med["pooled"], med["bare"])))
+                if name == "toolz":
+                    result["toolz"].update(_fresh_vs_forked(client, snap, cfg, rounds))
         per = [result[name] for name in rp.PROJECTS]
         result["worst_cold_over_bare"] = max(p["cold_over_bare"] for p in per)
         result["worst_pooled_over_bare"] = max(p["pooled_over_bare"] for p in per)
@@ -132,6 +142,10 @@ def run(rounds: int = 3) -> tuple[dict, str]:
     result["machine"] = machine()
     text = table(rows, ("project", "bare ms", "cold ms", "pooled ms", "cold x bare",
                         "pooled x bare"))
+    fresh = result["toolz"]
+    text += (f"\npooled toolz check, fresh interpreter of its environment "
+             f"{fresh['pool_fresh_ms']} ms vs forked from the check image's zygote "
+             f"{fresh['pool_forked_ms']} ms: x{fresh['fresh_over_forked']}")
     text += (f"\nenvironment image ({', '.join(BENCH_REQS)}): first build "
              f"{result['image_first_build_s']} s, cached {result['image_cached_ms']} ms")
     return result, text

@@ -1,5 +1,6 @@
 """Benchmarks: ``python bench/run.py NAME [--json]``, NAME one of latency, humaneval, loop,
-concurrency, breakdown, repo, edits, coverage, or ``all``.
+concurrency, breakdown, repo, edits, coverage, quick (a big suite's healing iteration),
+breadth (real projects' verdicts, not a speed figure), or ``all``.
 
 Each benchmark prints one JSON line (its figures, side by side) and a readable table. With
 ``--json`` stdout carries only the JSON line(s); tables and progress go to stderr.
@@ -40,6 +41,12 @@ def _bench(name: str, args: argparse.Namespace) -> tuple[dict, str]:
     if name == "repo":
         from bench import repo
         return repo.run(rounds=args.repo_rounds)
+    if name == "quick":
+        from bench import quick
+        return quick.run(rounds=args.quick_rounds, e2e=not args.quick_no_e2e)
+    if name == "breadth":
+        from bench import breadth
+        return breadth.run(args.projects.split(",") if args.projects else None)
     if name == "coverage":
         from bench import coverage
         return coverage.run(rounds=args.repo_rounds)
@@ -52,7 +59,8 @@ def _bench(name: str, args: argparse.Namespace) -> tuple[dict, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", choices=[*ALL, "breakdown", "repo", "edits", "coverage", "all"])
+    parser.add_argument("name", choices=[*ALL, "breakdown", "repo", "edits", "coverage",
+                                         "breadth", "quick", "all"])
     parser.add_argument("--json", action="store_true", help="stdout: only the JSON line(s)")
     parser.add_argument("--rounds", type=int, default=20, help="latency/breakdown rounds")
     parser.add_argument("--repeats", type=int, default=3, help="concurrency repeats")
@@ -62,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-python", type=Path, metavar="PYTHON",
                         help="edits: the interpreter of a venv with the reference parser "
                              "(default: one made under the cache dir)")
+    parser.add_argument("--projects", help="breadth: a comma-separated subset of projects")
+    parser.add_argument("--quick-rounds", type=int, default=1, help="quick: measured pairs")
+    parser.add_argument("--quick-no-e2e", action="store_true",
+                        help="quick: only the sandbox pair, not codemend fix against the host")
     parser.add_argument("--record", type=Path, metavar="FILE",
                         help="write the figures against the targets into FILE's latest-run block")
     args = parser.parse_args(argv)
@@ -80,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     if rows:  # the speed targets this run measured, side by side
         print(json.dumps(targets.summary(rows)), flush=True)
         print(targets.text(rows), file=sys.stderr if args.json else sys.stdout, flush=True)
-    if args.record:
+    if args.record and args.name == "breadth":
+        from bench import breadth
+        breadth.record(args.record, text, "bench/run.py breadth")
+    elif args.record:
         targets.record(args.record, results, f"bench/run.py {args.name}")
     return 1 if failed else 0
 

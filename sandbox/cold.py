@@ -31,6 +31,8 @@ from codemend.sandbox.verdict import RunFacts, build_report
 from codemend.sandbox.workspace import Workspace
 
 ENV = {"LANG": "C.UTF-8", "PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"}
+REPO_WORKDIR = "/work/repo"
+"""A repository's work tree in the container: fixed, where its editable install points."""
 
 
 def manifest(ws: Workspace, cfg: SandboxConfig, timeout_s: float, mode: str) -> dict:
@@ -94,7 +96,9 @@ class RunnerChecks:
         timeout = timeout_s or self.config.timeout_s
         m = manifest(workspace, self.config, timeout, "check")
         facts = self.run(m, workspace.tar_bytes(), timeout)
-        return build_report(facts, f"/work/{m['token']}", timeout, repo=workspace.mode == "repo")
+        repo = workspace.mode == "repo"
+        return build_report(facts, REPO_WORKDIR if repo else f"/work/{m['token']}", timeout,
+                            repo=repo)
 
     def autofix(self, workspace: Workspace) -> FixResult:
         only_code = Workspace(files=workspace.files)

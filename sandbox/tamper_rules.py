@@ -209,13 +209,14 @@ def _own_nodes(fn: ast.AST):
             todo.extend(ast.iter_child_nodes(node))
 
 
-def _reads(fn: ast.AST, param: str, allow_super: bool) -> bool:
+def _reads(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, param: str,
+           allow_super: bool) -> bool:
     """True when the body reads ``param`` other than in ``x == x``-style comparisons, or
     could read it indirectly (``locals()``, ``vars()``, frames; ``super()`` for self)."""
     indirect = {"locals", "vars", "_getframe", "currentframe", "eval", "exec"}
     if allow_super:
         indirect.add("super")
-    todo = [n for n in (fn.body if isinstance(fn.body, list) else [fn.body])]
+    todo: list[ast.AST] = list(fn.body) if isinstance(fn.body, list) else [fn.body]
     while todo:
         node = todo.pop()
         if isinstance(node, ast.Compare) and tautology(node) is not None:

@@ -317,7 +317,8 @@ def _strings(tree: ast.AST) -> dict[str, str]:
             for t in targets:
                 if isinstance(t, ast.Name):
                     values.setdefault(t.id, set()).add(value)
-        known = {k: next(iter(v)) for k, v in values.items() if len(v) == 1 and None not in v}
+        known = {k: only for k, v in values.items()
+                 if len(v) == 1 and (only := next(iter(v))) is not None}
     return known
 
 

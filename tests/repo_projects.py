@@ -3,7 +3,8 @@
 API (import from tests: ``from repo_projects import PROJECTS, make_repo, commit``)::
 
     PROJECTS: dict[str, Project]       # "toolz", "inflection" (flat, no dependency),
-                                       # "isodate" (src layout, depends on six)
+                                       # "isodate" (src layout, depends on six),
+                                       # "iniconfig" (a dependency of pytest itself)
     sdist(project) -> Path             # the project's source distribution, downloaded
                                        # once into the cache folder
     make_repo(project, dest) -> Path   # unpack it into dest/NAME, git init, commit
@@ -50,9 +51,22 @@ class Project:
     version: str
     layout: str
     tests: int
-    """passed + skipped of the project's own suite on its sdist (CPython 3.11)."""
+    """passed + skipped of the project's own suite on its sdist (CPython 3.11); 0: not
+    counted here (the breadth suite takes its truth from a host venv instead)."""
     bug: Bug
     deps: tuple[str, ...] = field(default_factory=tuple)
+    host: tuple[str, ...] = ()
+    """pip arguments for the test needs of a host venv, as the project's CI installs them
+    (the project itself is installed editable, and pytest, besides)."""
+    features: tuple[str, ...] = ()
+    """What this project brings to the breadth set (layout, config place, ...)."""
+    variant: str = ""
+    """A mechanical change of the pytest configuration's place, committed with the import
+    (``.pytest.ini``: pytest.ini renamed, or setup.cfg's ``[tool:pytest]`` moved there;
+    ``tool.pytest``: ``[tool.pytest.ini_options]``
+    as pytest 9's native ``[tool.pytest]`` table), for places no released project uses."""
+    tag: bool = True
+    """The import is tagged with the version, as upstream tags its releases."""
 
     @property
     def folder(self) -> str:
@@ -71,7 +85,89 @@ PROJECTS = {
                            "        negduration = Duration(years=-self.years, months=-self.months)",
                            "        negduration = Duration(years=-self.years, months=self.months)"),
                        deps=("six",)),
+    # pytest itself depends on it: the shadowing case (src layout, version from git)
+    "iniconfig": Project("iniconfig", "2.3.1", "src", 54,
+                         Bug("src/iniconfig/__init__.py",
+                             "        yield from sorted(section, key=lineof)",
+                             "        yield from sorted(section, key=lineof, reverse=True)"),
+                         deps=("pytest-xdist>=3.8",)),
 }
+
+
+BREADTH = {
+    **PROJECTS,
+    "pluggy": Project("pluggy", "1.6.0", "src", 0, Bug(
+        "src/pluggy/_manager.py",
+        "        return any(plugin == val for val in self._name2plugin.values())",
+        "        return all(plugin == val for val in self._name2plugin.values())"),
+        host=(".[testing]",), features=("pytest depends on it", "tox.ini [pytest]",
+                                        "setuptools-scm", "testing/ folder")),
+    "humanize": Project("humanize", "4.10.0", "src", 0, Bug(
+        "src/humanize/filesize.py", "    base = 1024 if (gnu or binary) else 1000",
+        "    base = 1024 if (gnu or binary) else 1024"),
+        host=(".[tests]",), features=("hatch-vcs", "[tool.pytest.ini_options]", "--cov")),
+    "click": Project("click", "8.1.7", "src", 0, Bug(
+        "src/click/utils.py", "        filename = os.path.basename(filename)",
+        "        filename = os.path.dirname(filename)"),
+        host=("-r", "requirements/tests.txt"),
+        features=("setup.cfg [tool:pytest]", "pinned requirement files")),
+    "jinja2": Project("jinja2", "3.1.4", "src", 0, Bug(
+        "src/jinja2/filters.py", "    return soft_str(s).capitalize()",
+        "    return soft_str(s).title()"), deps=("MarkupSafe",),
+        host=("-r", "requirements/tests.txt"), variant="tool.pytest",
+        features=("[tool.pytest] (native)", "conflicting requirement files",
+                  "runtime dependency")),
+    "cachetools": Project("cachetools", "5.5.0", "src", 0, Bug(
+        "src/cachetools/__init__.py", "            self.__counter[key] -= 1\n        return value",
+        "            self.__counter[key] += 1\n        return value"),
+        host=("pytest-cov",), features=("unittest suites", "tox [testenv] deps")),
+    "more-itertools": Project("more-itertools", "10.5.0", "flat", 0, Bug(
+        "more_itertools/more.py", "            return iterable[-1]",
+        "            return iterable[0]"), features=("unittest suites", "flit")),
+    "six": Project("six", "1.16.0", "flat", 0, Bug(
+        "six.py", '        return s.encode("latin-1")', '        return s.encode("utf-8")'),
+        variant=".pytest.ini",
+        features=("single module", "test module at the root", ".pytest.ini")),
+    "parse": Project("parse", "1.20.2", "flat", 0, Bug(
+        "parse.py", "        return name in self.named", "        return name not in self.named"),
+        features=("single module",)),
+    "tabulate": Project("tabulate", "0.9.0", "flat", 0, Bug(
+        "tabulate/__init__.py", '    fmt = "{0:^%ds}" % width',
+        '    fmt = "{0:^%ds}" % (width + 1)'),
+        features=("test/ folder", "setuptools-scm")),
+    "python-dateutil": Project("python-dateutil", "2.9.0.post0", "src", 0, Bug(
+        "src/dateutil/relativedelta.py", "        year = (self.year or other.year)+self.years",
+        "        year = (self.year or other.year)-self.years"),
+        deps=("six",), host=("pytest<9", "-r", "requirements-dev.txt"),
+        features=("setuptools-scm", "runtime dependency", "time zones")),
+    "jsonschema": Project("jsonschema", "4.23.0", "flat", 0, Bug(
+        "jsonschema/_types.py", "    return isinstance(instance, list)",
+        "    return isinstance(instance, tuple)"),
+        deps=("attrs", "jsonschema-specifications", "referencing", "rpds-py"),
+        features=("tests inside the package", "noxfile", "hatch-vcs",
+                  "runtime dependencies")),
+    "zipp": Project("zipp", "3.20.2", "flat", 0, Bug(
+        "zipp/__init__.py", "        parent_at = posixpath.dirname(self.at.rstrip('/'))",
+        "        parent_at = posixpath.basename(self.at.rstrip('/'))"),
+        host=(".[test]",), features=("pytest.ini", "doctests", "--import-mode importlib",
+                                     "setuptools-scm")),
+    "attrs": Project("attrs", "24.2.0", "src", 0, Bug(
+        "src/attr/_make.py", "    return attrib_name in cls.__dict__",
+        "    return attrib_name not in cls.__dict__"),
+        host=(".[tests]",), features=("hatch-vcs", "self-referencing extra", "hypothesis")),
+}
+"""The breadth set (tests/breadth.py, bench/run.py breadth): PROJECTS and more."""
+
+BIG = Project("dateparser", "1.2.0", "flat", 0, Bug(
+    "dateparser/timezone_parser.py",
+    "                date_string = date_string[: start + 1] + date_string[stop:]",
+    "                date_string = date_string[:start] + date_string[stop:]"),
+    deps=("python-dateutil", "pytz", "regex", "tzlocal"), host=("-r", "tests/requirements.txt"),
+    features=("about 23,800 tests",))
+"""A big suite, for quick checks (bench/run.py quick)."""
+BIG_OPTIONAL = ("tests/test_dateparser_data_integrity.py", "tests/test_hijri.py",
+                "tests/test_jalali.py", "tests/test_language_detect.py")
+"""BIG's test modules that need optional extras (fasttext is a C++ build): left out."""
 
 
 def cache_dir() -> Path:
@@ -112,14 +208,40 @@ def git(repo: Path, *args: str) -> str:
 def make_repo(project: Project, dest: Path) -> Path:
     """Unpack the sdist into ``dest``, ``git init`` it and commit everything."""
     with tarfile.open(sdist(project)) as tar:
+        top = {m.name.split("/", 1)[0] for m in tar.getmembers()}
         tar.extractall(dest, filter="data")
-    repo = dest / project.folder
+    assert len(top) == 1, f"{project.name}: the sdist has no single top folder: {top}"
+    repo = dest / top.pop()
     for junk in repo.rglob("__pycache__"):
         shutil.rmtree(junk)
+    if project.variant:
+        move_config(repo, project.variant)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"import {project.name} {project.version}")
+    if project.tag:
+        git(repo, "tag", project.version)
     return repo
+
+
+def move_config(repo: Path, variant: str) -> None:
+    """Move the project's pytest settings to a place pytest reads them from too."""
+    if variant == ".pytest.ini":  # pytest.ini renamed, or setup.cfg's section moved there
+        if (repo / "pytest.ini").is_file():
+            (repo / "pytest.ini").rename(repo / ".pytest.ini")
+            return
+        cfg = (repo / "setup.cfg").read_text()
+        head, sep, rest = cfg.partition("[tool:pytest]\n")
+        assert sep, "no [tool:pytest] section in setup.cfg"
+        body, nxt, tail = rest.partition("\n[")
+        (repo / ".pytest.ini").write_text("[pytest]\n" + body.rstrip("\n") + "\n")
+        (repo / "setup.cfg").write_text(head + (nxt.lstrip("\n") + tail if nxt else ""))
+        return
+    assert variant == "tool.pytest", variant
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    assert text.count("[tool.pytest.ini_options]") == 1
+    path.write_text(text.replace("[tool.pytest.ini_options]", "[tool.pytest]"))
 
 
 def commit(repo: Path, message: str, files: dict[str, str] | None = None) -> str:

@@ -48,12 +48,15 @@ def run_fix(path: Path, args: argparse.Namespace, out: Path) -> tuple[int, dict[
     """The one call into repository mode: ``codemend fix PATH --out OUT --no-interactive``
     with propose's flags; returns fix's exit code and its report.json."""
     try:
-        from codemend.agent import fix_commands
+        from codemend.agent.command_support import settings_from
+        from codemend.agent.config import OutputOptions
+        from codemend.agent.repo_fix import FixOptions, fix_repository
     except ImportError as exc:
         raise InfraError("repository mode (`codemend fix`) is not part of this build") from exc
-    ns = argparse.Namespace(**{**vars(args), "path": str(path), "out": str(out),
-                               "interactive": False, "apply": False, "branch": None})
-    code = fix_commands.cmd_fix(ns)
+    flags = {**vars(args), "path": str(path), "out": str(out), "interactive": False,
+             "apply": False, "branch": None}
+    code = fix_repository(settings_from(flags), FixOptions.from_flags(flags),
+                          OutputOptions.from_flags(flags))
     report_path = out / "report.json"
     report = json.loads(report_path.read_text(encoding="utf-8")) if report_path.is_file() else {}
     return code, report

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from codemend.agent.config import Settings, load_settings
-from codemend.agent.eval.job import Job, ModelSpec
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.eval.report import healing_png, markdown
 from codemend.agent.eval.results import ResultsFile, summarize
 from codemend.agent.eval.suite import Suite, load_suite
+from codemend.agent.runlock import lock_eval
 from codemend.sandbox.errors import BadInput, CodemendError
 from rich.console import Console
 from rich.progress import (
@@ -99,6 +100,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     suite = load_suite(meta["suite"], meta["model"], max_iterations=meta["max_iterations"],
                        limit=meta["limit"], only=meta["tasks"])
     _make_folder(folder, meta)
+    with lock_eval(folder):  # one driver per eval folder (agent/runlock.py)
+        return _run(args, settings, folder, meta, suite)
+
+
+def _run(args: argparse.Namespace, settings: Settings, folder: Path, meta: dict[str, Any],
+         suite: Suite) -> int:
     jobs = [Job(t, k) for t in suite.tasks for k in range(meta["samples"])]
     _unique_run_ids(jobs)
     spec = ModelSpec(meta["model"], base_url=args.base_url or meta.get("base_url"),

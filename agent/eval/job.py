@@ -8,18 +8,13 @@ can still be looked at, or continued, with ``codemend show|resume --state-dir``)
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from codemend.agent.eval.suite import EvalTask
-from codemend.agent.models import resolve_model
-from codemend.agent.models.base import Model
-from codemend.agent.models.scripted import ScriptedModel
+from codemend.agent.eval.jobspec import Job, ModelSpec
+from codemend.agent.eval.repos import start_repo_job
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.runs import Outcome, RunStore
@@ -28,45 +23,6 @@ from codemend.sandbox.errors import InfraError
 
 SPANS = ("CREATE TABLE IF NOT EXISTS codemend_eval_spans (run_id TEXT NOT NULL, start REAL "
          "NOT NULL, end REAL NOT NULL, PRIMARY KEY (run_id, start)) WITHOUT ROWID")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to build the model of a job (plain data: it travels to Ray workers)."""
-
-    model: str
-    base_url: str | None = None
-    temperature: float | None = None
-    seed: int | None = None
-
-    def build(self, task: EvalTask, sample: int) -> Model:
-        replies = task.replies_for(sample)
-        if replies is not None:
-            return ScriptedModel.from_replies(list(replies), name=f"scripted:{task.id}")
-        # sample k of a task asks with seed + k, so the K samples differ yet replay alike
-        seed = None if self.seed is None else self.seed + sample
-        return resolve_model(self.model, base_url=self.base_url,
-                             temperature=self.temperature, seed=seed)
-
-
-@dataclass(frozen=True)
-class Job:
-    task: EvalTask
-    sample: int
-
-    @property
-    def id(self) -> str:
-        return f"{self.task.id}#{self.sample}"
-
-    @property
-    def run_id(self) -> str:
-        """The task id made safe for a run id; an id that had to change gets a hash of the
-        original, so "a b" and "a-b" stay two runs."""
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "-", self.task.id)
-        if safe != self.task.id:
-            safe += "-" + hashlib.sha256(self.task.id.encode("utf-8", "surrogatepass")
-                                         ).hexdigest()[:8]
-        return f"{safe}.s{self.sample}"
 
 
 class Spans:
@@ -112,8 +68,6 @@ def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec,
             if out.status == "running":
                 out = store.resume(job.run_id, deps, on_attempt=spans.tick)
         elif job.task.repo is not None:
-            from codemend.agent.eval.repos import start_repo_job
-
             out = start_repo_job(job, store, deps, spec.model, on_attempt=spans.tick,
                                  snapshot=snapshot)
             if out is None:  # nothing fails at baseline: not a bug to heal

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
-from codemend.agent.eval.job import Job, ModelSpec, run_job
+from codemend.agent.eval.job import run_job
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.runs import RunStore
 from codemend.sandbox.base import Sandbox
 

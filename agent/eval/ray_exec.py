@@ -31,7 +31,8 @@ from typing import Any
 
 import ray
 import ray.exceptions
-from codemend.agent.eval.job import Job, ModelSpec, run_job
+from codemend.agent.eval.job import run_job
+from codemend.agent.eval.jobspec import Job, ModelSpec
 from codemend.agent.runs import RunStore
 from codemend.sandbox.base import FixResult
 from codemend.sandbox.config import SandboxConfig
@@ -54,7 +55,9 @@ def daemon_id(client: Any) -> str:
     return f"{info.get('Name', '?')}:{info.get('DockerRootDir', '?')}"
 
 
-@ray.remote(num_cpus=0, max_concurrency=POOL_CONCURRENCY)
+# Ray types actor options and remote calls by overloads that do not cover these (checked at
+# run time by Ray itself and by tests/eval/test_eval_ray.py).
+@ray.remote(num_cpus=0, max_concurrency=POOL_CONCURRENCY)  # pyright: ignore[reportCallIssue]
 class NodePool:
     """The pooled sandbox of one node, shared by every job that runs there."""
 
@@ -213,7 +216,7 @@ class RayExecutor:
                              "`codemend sandbox doctor`") from None
 
     def _pool_actor(self, node_id: str, size: int) -> Any:
-        return NodePool.options(
+        return NodePool.options(  # pyright: ignore[reportAttributeAccessIssue]
             name=pool_name(node_id, self.tag),
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
         ).remote(self.config, size)
@@ -223,7 +226,8 @@ class RayExecutor:
         snapshots = self._snapshots(jobs)
         for job in jobs:
             ref = codemend_eval_job.remote(job, self.spec, self.config, self.tag, self.size,
-                                           self.gate, snapshots.get(job.task.id))
+                                           self.gate,
+                                           snapshots.get(job.task.id))  # pyright: ignore[reportCallIssue]
             self._pending[ref] = job
         yield from self.finished()
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codemend.agent.eval.job import Job
+from codemend.agent.eval.jobspec import Job
 from codemend.agent.nodes import Deps
 from codemend.agent.repo.baseline import counts, run_baseline
 from codemend.agent.repo.snapshot import RepoSnapshot, load_repo
-from codemend.agent.repo.task import RepoTask
+from codemend.agent.repotask import RepoTask
 from codemend.agent.runs import OnAttempt, Outcome, RunStore
 from codemend.agent.state import TaskInfo
 

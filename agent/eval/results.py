@@ -11,6 +11,7 @@ import json
 import math
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,15 @@ def summarize(records: list[dict[str, Any]], samples: int, max_iterations: int) 
     }
     if samples > 1 and by_task:
         for key, field in (("pass_at_k", "pass_healed"), ("pass_at_k_first", "pass_first")):
-            out[key] = {str(k): sum(pass_at_k(len(rs), sum(r[field] for r in rs), k)
-                                    for rs in by_task.values()) / len(by_task) for k in ks}
+            out[key] = {str(k): _mean_pass_at(by_task.values(), field, k) for k in ks}
     return out
+
+
+def _mean_pass_at(tasks: Iterable[list[dict[str, Any]]], field: str, k: int) -> float | None:
+    """pass@k averaged over the tasks with at least k scored samples (a task with a clean
+    sample has fewer; pass@k of fewer than k samples is not defined)."""
+    values = [pass_at_k(len(rs), sum(r[field] for r in rs), k) for rs in tasks if len(rs) >= k]
+    return sum(values) / len(values) if values else None
 
 
 def healing_curve(records: list[dict[str, Any]], max_iterations: int) -> list[dict[str, Any]]:

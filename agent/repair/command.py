@@ -9,6 +9,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+from codemend.agent.runlock import lock_run
 from codemend.sandbox.errors import BadInput
 
 EXIT_INTERRUPTED = 130
@@ -24,12 +25,12 @@ def cmd_repair(args: argparse.Namespace) -> int:
                        "continue one (not both)")
     if args.max_iterations is not None and not 1 <= args.max_iterations <= 100:
         raise BadInput(f"--max-iterations {args.max_iterations}: give 1 to 100")
-    from codemend.agent.run_commands import _settings
+    from codemend.agent.command_support import settings_from
     from codemend.agent.runs import RunStore
     from codemend.agent.terminal import Terminal
     from rich.console import Console
 
-    settings = _settings(args)
+    settings = settings_from(vars(args))
     console = Console(soft_wrap=True, emoji=False)  # "openai-compat:m:" is no emoji
     term = Terminal(console, history_file=settings.state_dir / "repair_history")
     with ExitStack() as stack:
@@ -65,10 +66,10 @@ def _models(settings, stack: ExitStack, fallback: str | None):
 
 
 def _start(args, settings, store, stack: ExitStack, term) -> int:
+    from codemend.agent.command_support import build_sandbox
     from codemend.agent.nodes import Deps
     from codemend.agent.repair.session import Session
     from codemend.agent.repair.target import WorkTree
-    from codemend.agent.run_commands import _sandbox
     from codemend.agent.runs import new_run_id
     from codemend.agent.spec import load_task
     from codemend.agent.state import RunState, TaskInfo
@@ -81,6 +82,7 @@ def _start(args, settings, store, stack: ExitStack, term) -> int:
     target = WorkTree(Path(task.spec_path).parent)
     origin = target.read(task.solution_files)
     run_id = args.run_id or new_run_id(task.name)
+    stack.enter_context(lock_run(settings.state_dir, run_id))
     model, fallback = _models(settings, stack, settings.fallback_model)
     info = TaskInfo.from_task(task)
     max_iterations = settings.max_iterations or task.max_iterations
@@ -95,7 +97,7 @@ def _start(args, settings, store, stack: ExitStack, term) -> int:
              f"{escape(settings.model)}{escape(backup)}; work tree {escape(str(target.root))}")
     term.say(f"[dim]q or Ctrl-C leaves it resumable: "
              f"{escape(store.resume_command(run_id))}[/]")
-    deps = Deps(model=model, fallback=fallback, sandbox=_sandbox(settings, stack, term.console))
+    deps = Deps(model=model, fallback=fallback, sandbox=build_sandbox(settings, stack, term.console))
     first = RunState(run_id=run_id, task=info, model=settings.model,
                      max_iterations=max_iterations, **extra)
     session = Session(store, run_id, deps, term, target, commit=args.commit, out_dir=out_dir)
@@ -103,22 +105,26 @@ def _start(args, settings, store, stack: ExitStack, term) -> int:
 
 
 def _resume(args, settings, store, stack: ExitStack, term) -> int:
+    from codemend.agent.command_support import build_sandbox
     from codemend.agent.nodes import Deps
     from codemend.agent.repair import view
     from codemend.agent.repair.session import Session
     from codemend.agent.repair.steps import steps
     from codemend.agent.repair.target import WorkTree
-    from codemend.agent.run_commands import _sandbox
     from rich.markup import escape
 
     run_id = args.resume
     meta = store.meta(run_id)
+    stack.enter_context(lock_run(settings.state_dir, run_id))
     current = store.outcome(run_id)
     state = current.state
     if not state.interactive:
         raise BadInput(f"run {run_id} is not a repair session; continue it with "
                        f"`codemend resume {run_id}`")
-    settings = settings.model_copy(update={"model": args.model or meta["model"]})
+    from codemend.agent.command_support import model_changes
+
+    update = model_changes(args.model, args.fallback_model, state)
+    settings = settings.model_copy(update={"model": args.model or state.model or meta["model"]})
     model, fallback = _models(settings, stack, args.fallback_model or state.fallback_model)
     baseline = None
     if state.task.kind == "repo":
@@ -134,14 +140,14 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
              f"step {branch[-1].number if branch else 0}")
     view.history(term.console, state, branch)
     if state.task.kind == "repo":
-        from codemend.agent.fix_commands import resume_sandbox
+        from codemend.agent.repo_outcome import resume_sandbox
 
         sandbox = resume_sandbox(settings, stack, term.console, store, state.task)
     else:
-        sandbox = _sandbox(settings, stack, term.console)
+        sandbox = build_sandbox(settings, stack, term.console)
     deps = Deps(model=model, fallback=fallback, sandbox=sandbox)
     session = Session(store, run_id, deps, term, target, commit=args.commit,
-                      out_dir=Path(meta["out"]), baseline=baseline)
+                      out_dir=Path(meta["out"]), baseline=baseline, update=update)
     has_checkpoint = bool(store.graph.get_state(store.config(run_id)).values)
     return session.run(None if has_checkpoint else state)
 
@@ -149,20 +155,20 @@ def _resume(args, settings, store, stack: ExitStack, term) -> int:
 def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     """A repository: snapshot and baseline as `codemend fix` does; the candidate is an
     overlay of changed files, and nothing reaches the work tree unless the person says so."""
-    from codemend.agent.fix_commands import DEFAULT_MAX_ITERATIONS, _inside, repo_sandbox
     from codemend.agent.nodes import Deps
     from codemend.agent.repair.session import Session
     from codemend.agent.repair.target import WorkTree
     from codemend.agent.repo.baseline import counts, run_baseline
     from codemend.agent.repo.snapshot import from_files, load_repo
-    from codemend.agent.repo.task import DEFAULT_CONTEXT_TOKENS, RepoTask
+    from codemend.agent.repo_outcome import DEFAULT_MAX_ITERATIONS, inside, repo_sandbox
+    from codemend.agent.repotask import DEFAULT_CONTEXT_TOKENS, RepoTask
     from codemend.agent.runs import new_run_id
     from codemend.agent.state import Attempt, RunState, TaskInfo
     from rich.markup import escape
 
     snap = load_repo(Path(args.target))
     root = snap.root
-    own = _inside(root, settings.state_dir)
+    own = inside(root, settings.state_dir)
     if own:  # codemend's own state folder inside the repository is not part of it
         snap = from_files(root, {p: t for p, t in snap.files.items() if not p.startswith(own)},
                           {p: b for p, b in snap.binary.items() if not p.startswith(own)},
@@ -186,6 +192,7 @@ def _start_repo(args, settings, store, stack: ExitStack, term) -> int:
     info = TaskInfo(name=root.name or "repo", prompt="", solution_files=[], tests={},
                     check_timeout_s=timeout_s, spec_path=str(root), kind="repo", repo=task)
     run_id = args.run_id or new_run_id(info.name)
+    stack.enter_context(lock_run(settings.state_dir, run_id))
     max_iterations = settings.max_iterations or DEFAULT_MAX_ITERATIONS
     r = baseline.report  # step 0: checked already, so the graph goes straight to instruct
     step0 = Attempt(n=1, node="baseline", files={}, verdict=r.verdict, passed=r.tests.passed,

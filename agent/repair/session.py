@@ -16,12 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from codemend.agent.edit_copy import ask_and_edit
 from codemend.agent.nodes import Deps
 from codemend.agent.repair import view
 from codemend.agent.repair.steps import Step, fork, steps
 from codemend.agent.repair.target import WorkTree, commit
 from codemend.agent.repo.paths import UnsafePath
-from codemend.agent.runs import RunStore
+from codemend.agent.runs import RunStore, with_update
 from codemend.agent.state import Attempt, RunState
 from codemend.agent.taskkinds import task_kinds
 from codemend.agent.terminal import ESCALATION, Menu, Option, Terminal
@@ -43,12 +44,16 @@ class Session:
 
     def __init__(self, store: RunStore, run_id: str, deps: Deps, term: Terminal,
                  target: WorkTree, *, commit: bool, out_dir: Path,
-                 baseline: Any = None) -> None:
-        """``baseline``: a repository's baseline report (a spec task's is its step 0)."""
+                 baseline: Any = None, update: dict[str, Any] | None = None) -> None:
+        """``baseline``: a repository's baseline report (a spec task's is its step 0);
+        ``update``: state fields the first resume of the graph sets (the models of a
+        resume)."""
         self.store, self.run_id, self.deps, self.term = store, run_id, deps, term
+        if deps.repo_bases is None:  # the preview and re-test read a repository's base too
+            deps.repo_bases = store.bases()
         deps.kinds = task_kinds()
         self.target, self.commit, self.out_dir = target, commit, out_dir
-        self.baseline = baseline
+        self.baseline, self.update = baseline, update
         self.config = store.config(run_id)
         self.prev: Attempt | None = None
         self.step = -1
@@ -64,8 +69,9 @@ class Session:
             state = RunState.model_validate(snap.values)
             if snap.interrupts:
                 value = snap.interrupts[0].value or {}
+                kind = value.get("kind")
                 handler = {"start": self.on_start, "review": self.on_review}.get(
-                    value.get("kind"), self.on_escalation)
+                    kind if isinstance(kind, str) else "", self.on_escalation)
                 nxt = handler(state, value)
                 if isinstance(nxt, int):
                     return nxt
@@ -76,6 +82,7 @@ class Session:
                 return self.finish(state)
 
     def advance(self, payload: Any) -> None:
+        payload, self.update = with_update(payload, self.update), None
         snap = self.store.graph.get_state(self.config)
         if snap.values:
             state = RunState.model_validate(snap.values)
@@ -97,7 +104,8 @@ class Session:
     def on_start(self, state: RunState, _: dict) -> Next:
         """Before the first model call: the baseline, what goes out, a first instruction."""
         view.baseline(self.term.console, state, self.baseline)
-        view.request_preview(self.term.console, state, self.deps)
+        asked = state.model_copy(update=self.update) if self.update else state  # a new model
+        view.request_preview(self.term.console, asked, self.deps)
         text = self.term.line("first instruction for the model (Enter: none, q: quit)")
         if text == "q":
             return self.quit(state)
@@ -152,12 +160,11 @@ class Session:
             n = self.term.line("how many more iterations", default="2")
             return Command(resume={"action": "more", "more": int(n) if n.isdigit() else 2})
         if key == "e":
-            current = self.target.full(state.applied, set(state.applied)
-                                       | set(state.task.solution_files))
-            edited = self.edit(current, sorted(current))
-            if edited is None:
+            files = ask_and_edit(state.task, state.applied, self.target.base, self.term.line,
+                                 lambda text: self.term.say(escape(text)))
+            if files is None:
                 return self.on_escalation(state, value)
-            return Command(resume={"action": "edit", "files": {**state.applied, **edited}})
+            return Command(resume={"action": "edit", "files": files})
         if key == "a":
             return Command(resume={"action": "accept"})
         if key == "b":
@@ -242,6 +249,15 @@ class Session:
             self.term.say(f"[green]all checks pass{hidden}[/]")
             self.offer_write(state)
             return 0
+        if state.accepted and state.best is not None:
+            best = state.attempts[state.best]
+            number = next((s.number for s in steps(state) if s.attempt_index == state.best), 0)
+            self.term.say(f"[yellow]you accepted step {number} ({best.node}): the checks did "
+                          f"not pass ({best.verdict}, {best.passed} passed, {best.failed} "
+                          f"failed, lint {best.lint}); write it only if you mean to keep "
+                          "code that fails them[/]")
+            self.offer_write(state)
+            return 1
         self.term.say(f"[red]the run ended {state.status}[/]")
         return 1
 

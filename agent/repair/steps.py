@@ -9,6 +9,7 @@ the thread's history and the next proposal starts from exactly the earlier files
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ def steps(state: RunState) -> list[Step]:
     return out
 
 
-def step_config(graph: Any, config: dict, attempt_index: int) -> dict:
+def step_config(graph: Any, config: Mapping[str, Any], attempt_index: int) -> dict:
     """The config of the checkpoint written by the check that recorded attempt
     ``attempt_index`` on the current branch: the oldest ancestor of the current checkpoint
     holding that many attempts."""
@@ -52,7 +53,7 @@ def step_config(graph: Any, config: dict, attempt_index: int) -> dict:
     return found.config
 
 
-def fork(graph: Any, config: dict, target: Step, now: RunState, note: str) -> dict:
+def fork(graph: Any, config: Mapping[str, Any], target: Step, now: RunState, note: str) -> dict:
     """Branch from ``target``'s checkpoint. Counters of what was really spent (model calls,
     tokens) carry over, so a scripted model goes on with its next reply and a real one is
     told (``note``) that a person went back."""

@@ -59,7 +59,8 @@ def failing(a: Attempt | None) -> set[str]:
 def comparison(console: Console, prev: Attempt | None, new: Attempt) -> None:
     """fixed / still failing / newly failing, against the step before."""
     if new.verdict == "format_error":
-        console.print("  [magenta]the reply held no usable code; the model is asked again[/]")
+        console.print("  [magenta]the reply held no usable change; the model is asked "
+                      "again[/]")
         return
     before, after = failing(prev), failing(new)
     rows = [("green", "fixed", sorted(before - after)),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from codemend.agent.repo.envfail import cause
 from codemend.agent.repo.snapshot import RepoSnapshot
-from codemend.agent.repo.task import SUITE_TARGET, Counts
+from codemend.agent.repotask import SUITE_TARGET, Counts
 from codemend.sandbox.base import Sandbox
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport

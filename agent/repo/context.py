@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from codemend.agent.repo import repomap
-from codemend.agent.repo.task import SUITE_TARGET
+from codemend.agent.repotask import SUITE_TARGET
 from codemend.sandbox.parse import trim
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.source import split_lines

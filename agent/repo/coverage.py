@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from codemend.agent.repo.snapshot import RepoSnapshot
-from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.verify import changed_lines
 from codemend.agent.repo.workspace import protected_reason
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.retry import checked
 from codemend.sandbox.workspace import Workspace
@@ -56,13 +56,14 @@ def _key(test_id: str) -> str:
 
 
 def _reached(ids: list[str], targets: list[str]) -> bool:
+    """Did a target test (or a module's loading) run a line run by the tests ``ids``?"""
     if "" in ids:  # run while a module loaded
         return True
     if SUITE_TARGET in targets:
         return bool(ids)
     keys = {_key(t) for t in targets if "::" in t}
     modules = tuple(f"{t}::" for t in targets if "::" not in t)
-    return any(_key(i) in keys or i.startswith(modules) for i in ids if modules or keys)
+    return any(_key(i) in keys or i.startswith(modules) for i in ids)  # (): never
 
 
 def summarize(raw: dict[str, Any] | None, targets: list[str]) -> dict[str, Any]:

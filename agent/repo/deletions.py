@@ -8,16 +8,17 @@ from __future__ import annotations
 import ast
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+Def = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
-def _body_defs(body: list[ast.stmt]) -> list[ast.stmt]:
+def _body_defs(body: list[ast.stmt]) -> list[Def]:
     """Definitions in a body, including those under top-level ``if``/``try`` (a fallback
     import, a platform switch)."""
-    out: list[ast.stmt] = []
+    out: list[Def] = []
     for node in body:
         if isinstance(node, _DEFS):
             out.append(node)
-        elif isinstance(node, (ast.If, ast.Try, getattr(ast, "TryStar", ast.Try))):
+        elif isinstance(node, (ast.If, ast.Try, ast.TryStar)):
             for part in (node.body, node.orelse, getattr(node, "finalbody", [])):
                 out += _body_defs(part)
             for handler in getattr(node, "handlers", []):

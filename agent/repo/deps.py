@@ -22,9 +22,9 @@ one name that no version satisfies together are a ``DependencyConflict`` naming 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from codemend.agent.repo import deps_read as read
 from codemend.agent.repo.layout import pytest_settings, words
@@ -66,8 +66,8 @@ class Declarations:
 
     def key(self, base_id: str) -> str:
         """The environment image's key: these declarations on this check image."""
-        text = "\n".join([base_id, *self.requirements])
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        from codemend.sandbox.envimage import env_key
+        return env_key(base_id, self.requirements)
 
 
 def test_set(files: Mapping[str, str]) -> tuple[str, read.Found]:
@@ -199,9 +199,15 @@ def read_declarations(files: Mapping[str, str]) -> Declarations:
                         test_source=source, added=tuple(added))
 
 
-def deps_fields(snap: object) -> dict[str, object]:
-    """What ``RepoTask`` records of the declarations (for report.json)."""
-    decl = read_declarations(snap.files)  # type: ignore[attr-defined]
+class DepsFields(TypedDict):
+    deps_source: str
+    deps_added: list[str]
+
+
+def deps_fields(snap: Any) -> DepsFields:
+    """What ``RepoTask`` records of the declarations (for report.json); ``snap``: a
+    ``RepoSnapshot``."""
+    decl = read_declarations(snap.files)
     return {"deps_source": decl.test_source, "deps_added": list(decl.added)}
 
 

@@ -1,11 +1,12 @@
 """Failures the sandbox's environment causes, not the code: never targets.
 
-A check runs with no network, the image's locale and time-zone data, and only the console
-scripts the environment image installs. A test that fails only for one of those reasons
-fails on no developer's machine, so handing it to the model as a target would ask for a
-change the code does not need. ``cause(case)`` names the reason from the failure's message
-and traceback (None: an ordinary failure); the baseline lists such tests in the report's
-``environment`` and leaves them out of the targets and of the regressions.
+A check runs with no network, the image's locale and time-zone data, a read-only work
+tree, and only the console scripts the environment image installs. A test that fails
+only for one of those reasons fails on no developer's machine, so handing it to the model
+as a target would ask for a change the code does not need. ``cause(case)`` names the
+reason from the failure's message and traceback (None: an ordinary failure); the baseline
+lists such tests in the report's ``environment`` and leaves them out of the targets and
+of the regressions.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ CAUSES = (
     ("time zone data (not in the sandbox)", re.compile(
         r"ZoneInfoNotFoundError|No time zone found with key|UnknownTimeZoneError|"
         r"No module named 'tzdata'")),
+    ("a read-only work tree (the sandbox's files cannot be changed)", re.compile(
+        r"PermissionError: \[Errno 1\] Operation not permitted|"
+        r"OSError: \[Errno 30\] Read-only file system|"
+        r"PermissionError: \[Errno 13\] Permission denied: '(/work/|\.?[\w\-]*cache)|"
+        r"Failed to create temporary file")),
     ("a console script not on PATH", re.compile(
         r"FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.\-]+'$|"
         r": [\w.\-]+: (command )?not found$", re.M)),

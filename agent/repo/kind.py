@@ -16,9 +16,9 @@ from codemend.agent.repo.paths import unsafe_reason
 from codemend.agent.repo.select import restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
-from codemend.agent.repo.task import RepoTask
 from codemend.agent.repo.verify import changed_lines, verify
 from codemend.agent.repo.workspace import pristine, protected_reason
+from codemend.agent.repotask import RepoTask
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.retry import checked
 from codemend.sandbox.source import split_lines

@@ -42,7 +42,7 @@ def words(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _ini_section(text: str, section: str) -> dict[str, str] | None:
+def _ini_section(text: str, section: str) -> dict[str, object] | None:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(text)

@@ -12,7 +12,7 @@ from typing import Any
 from codemend.agent.repo.coverage import shown
 from codemend.agent.repo.patch import git_patch, modes_at
 from codemend.agent.repo.paths import UnsafePath, check_writable
-from codemend.agent.repo.task import Counts, RepoTask
+from codemend.agent.repotask import Counts, RepoTask
 from codemend.sandbox.errors import BadInput, InfraError
 from codemend.sandbox.report import CheckReport
 
@@ -107,10 +107,10 @@ def summary_md(report: dict[str, Any], patch: str) -> str:
 
 
 def write_text(path: Path, text: str) -> None:
-    from codemend.agent.runs import _replace_file
+    from codemend.agent.atomic import replace_file
 
     try:
-        _replace_file(path, text.encode("utf-8", errors="surrogateescape"))
+        replace_file(path, text.encode("utf-8", errors="surrogateescape"))
     except OSError as exc:
         raise InfraError(f"cannot write {path}: {exc.strerror or exc}") from exc
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from codemend.agent.repo.layout import words
 from codemend.agent.repo.repomap import imported_modules, module_index, resolve
 from codemend.agent.repo.snapshot import RepoSnapshot
-from codemend.agent.repo.task import SUITE_TARGET
+from codemend.agent.repotask import SUITE_TARGET
 from codemend.sandbox.report import CheckReport
 
 MIN_CASES = 500
@@ -88,7 +88,7 @@ def selection(snap: RepoSnapshot, overlay: Mapping[str, str], targets: list[str]
     for path in sorted((p for p in near if p in tests and p in per_file and p not in chosen),
                        key=lambda p: (near[p], p)):
         if used + per_file[path] > budget:
-            break
+            continue  # a smaller file further on may still fit
         chosen.append(path)
         used += per_file[path]
     return None if used >= MOST * len(cases) else sorted(chosen)

@@ -191,3 +191,16 @@ def from_files(root: Path, text: dict[str, str], binary: dict[str, bytes], *,
         layout=layout.layout_of(paths), pytest=settings, test_files=tests,
         config_files=[p for p in paths if protected.is_config_file(p)],
         ruff_settings=layout.has_ruff_settings(text), skipped=list(skipped or []))
+
+
+def nearest_tag(snap: RepoSnapshot) -> str | None:
+    """The nearest tag reachable from the snapshot's commit (``git describe --tags``), for
+    projects whose version comes from git; None without one (or without the repository)."""
+    if snap.head is None or not (snap.root / ".git").exists():
+        return None
+    try:
+        proc = _git(snap.root, "describe", "--tags", "--abbrev=0", snap.head, check=False)
+    except BadInput:
+        return None
+    return proc.stdout.decode("utf-8", "replace").strip() or None if proc.returncode == 0 \
+        else None

@@ -27,7 +27,7 @@ from codemend.agent.repo import deletions, floor, signs
 from codemend.agent.repo.baseline import FAILING, STOPPED, outcomes, suite_broken
 from codemend.agent.repo.floor import RAN, SKIP_WORDS
 from codemend.agent.repo.snapshot import RepoSnapshot
-from codemend.agent.repo.task import SUITE_TARGET, RepoTask
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.sandbox.report import CheckReport, Finding, LintReport
 from codemend.sandbox.source import changed_lines, split_lines
 

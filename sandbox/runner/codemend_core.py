@@ -14,14 +14,17 @@ import tarfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 from codemend_inventory import WitnessPipe, _read_report_file, _workspace_files, inventory
-from codemend_witness import WITNESS_BOOT, WITNESS_FILE
+from codemend_witness import REPO_BOOT, WITNESS_BOOT, WITNESS_FILE
 
 SANDBOX_UID = 10001
 SANDBOX_GID = 10001
 VENV_BIN = "/opt/venv/bin"
 PYTEST_INI = "/opt/codemend/pytest.ini"
+PROJECT_ENV = "/opt/project/codemend-env.json"  # an environment image's (sandbox/envimage.py)
+REPO_WORKDIR = "/work/repo"  # where a repository's editable install points
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 TRIM_TEXT_CHARS = 65536
 RAW_REPORT_CAP = 96 * 1024 * 1024  # read this much of a JUnit file before trimming it
@@ -151,12 +154,14 @@ def _safe_relpath(name: str) -> str | None:
     return "/".join(parts)
 
 
-def _unpack(workdir: str, writable: bool = False, meta: dict | None = None) -> list[str]:
+def _unpack(workdir: str, writable: bool = False, meta: dict | None = None,
+            generated: dict[str, str] | None = None) -> list[str]:
     """Read the workspace tar from stdin; write its files root-owned and read-only.
 
     With ``writable`` (fix mode) the files and folders belong to the sandbox uid instead,
-    so ruff can rewrite them. A repository's settings (``meta/repo.json``) go to ``meta``.
-    Returns the relative paths written.
+    so ruff can rewrite them. A repository's settings (``meta/repo.json``) go to ``meta``;
+    ``generated`` ({relative path: image file}) adds what the project's install generated
+    where the workspace has no such file. Returns the relative paths written.
     """
     written = []
     with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
@@ -183,6 +188,14 @@ def _unpack(workdir: str, writable: bool = False, meta: dict | None = None) -> l
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             written.append(rel[len("files/"):])
+    for rel, source in (generated or {}).items():
+        target = os.path.join(workdir, rel)
+        if _safe_relpath(rel) == rel and not os.path.lexists(target):
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            with open(source, "rb") as src, os.fdopen(os.open(
+                    target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o444),
+                    "wb") as fh:
+                fh.write(src.read())
     for root, dirs, files in os.walk(workdir):
         for name in [*dirs, *files] if writable else dirs:
             path = os.path.join(root, name)
@@ -225,9 +238,19 @@ def _cut(text: str) -> str:
     return f"{text[:half]}\n... [{len(text) - 2 * half} characters cut] ...\n{text[-half:]}"
 
 
-def _env() -> dict:
+def project_env() -> dict | None:
+    """The environment image's record of the project's environment (image-owned, read
+    only), or None in the check image itself."""
+    try:
+        with open(PROJECT_ENV) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _env(first_bin: str = VENV_BIN) -> dict:
     return {
-        "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{first_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
@@ -265,11 +288,15 @@ def _begin(manifest_text: str | bytes) -> tuple[dict, str, str, list[str]]:
     """Parse the manifest, unpack the workspace from stdin: (manifest, token, workdir, files)."""
     manifest = json.loads(manifest_text) if manifest_text else {}
     token = "".join(c for c in str(manifest.get("token", "x")) if c.isalnum())[:32] or "x"
-    workdir = f"/work/{token}"
+    repo = manifest.get("workspace") == "repo"
+    workdir = REPO_WORKDIR if repo else f"/work/{token}"
     os.makedirs(workdir, mode=0o755)
     meta: dict = {}
-    files = _unpack(workdir, writable=(manifest.get("mode", "check") == "fix"), meta=meta)
-    if manifest.get("workspace") == "repo":
+    env = project_env() if repo else None
+    generated = {rel: f"/opt/project/generated/{rel}" for rel in (env or {}).get("generated", [])}
+    files = _unpack(workdir, writable=(manifest.get("mode", "check") == "fix"), meta=meta,
+                    generated=generated)
+    if repo:
         manifest["repo"] = meta
     return manifest, token, workdir, files
 
@@ -304,16 +331,19 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
 
 
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
-                     select: list[str] | None = None) -> list[str]:
+                     select: list[str] | None = None, plugins: Sequence[str] = ()) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
-    with the report options the runner needs and ``src/`` on sys.path through pytest's
-    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest).
+    with the report options the runner needs, ``src/`` on sys.path through pytest's
+    ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)
+    and its environment's plugins, named with ``-p`` (plugin autoload is off).
     ``select``: a quick check of only these test files (after ``--``). pytest's own
     deprecation warnings are ignored: they concern the check's pytest, which may be newer
     than the one the project pins, and a project's ``filterwarnings = error`` would turn
     them into errors its own CI never sees (after the project's filters, so this wins)."""
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
     extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
+    for name in plugins:
+        extra += ["-p", name]
     paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
@@ -347,13 +377,21 @@ def check(manifest: dict, workdir: str, token: str, started: float,
     env = _env()
     oom_before = _oom_kills()
     repo = manifest.get("repo") if manifest.get("workspace") == "repo" else None
+    python, boot = f"{VENV_BIN}/python", WITNESS_BOOT
     if repo is None:
         args = pytest_args(workdir, junit_path, test_paths)
     else:
         test_paths = [str(p) for p in repo.get("tests") or []]
+        own = project_env()
         args = repo_pytest_args(workdir, junit_path, [str(p) for p in repo.get("python_paths")
                                                       or []], [str(p) for p in repo.get("select")
-                                                               or []])
+                                                               or []],
+                                 (own or {}).get("plugins", []))
+        # plugins only by name (-p), never from a *.dist-info or egg-info in the work tree
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        if own is not None:  # the project's own environment: a fresh interpreter of it
+            python, boot, forked_pytest = own["python"], REPO_BOOT, None
+            env = {**env, "PATH": f"{os.path.dirname(own['python'])}:{env['PATH']}"}
     # before any sandboxed code; a repository's sources are scanned by the host (changed
     # lines only), so they are not sent back
     inv = inventory(workdir, _workspace_files(workdir), test_paths, sources=repo is None)
@@ -367,7 +405,7 @@ def check(manifest: dict, workdir: str, token: str, started: float,
                 env, workdir, timeout_s, output_cap)
     # -s: no user site-packages (HOME is the writable /tmp); -P: the workspace is not on
     # sys.path until pytest has loaded (see witnessed_pytest); the witness rides along
-    pytest = Step("pytest", [f"{VENV_BIN}/python", "-s", "-P", "-c", WITNESS_BOOT % WITNESS_FILE,
+    pytest = Step("pytest", [python, "-s", "-P", "-c", boot % WITNESS_FILE,
                              str(witness.w), workdir, *args],
                   test_env, workdir, timeout_s, output_cap, proc=forked, pass_fds=(witness.w,))
     witness.start()

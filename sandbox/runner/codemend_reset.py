@@ -9,6 +9,7 @@ import os
 import signal
 import stat
 import time
+from collections.abc import Set
 
 from codemend_core import SANDBOX_GID, SANDBOX_UID, _kill_sandbox_processes
 
@@ -31,7 +32,7 @@ def _drop_privileges() -> None:
         raise PermissionError("privileges were not dropped")
 
 
-def reset(allowed: frozenset[int] | set[int] = frozenset()) -> list[str]:
+def reset(allowed: Set[int] = frozenset()) -> list[str]:
     """Kill every sandbox-uid process, empty every scratch place, and prove it: returns
     what is not clean (nothing on success). ``allowed``: pids that may run besides PID 1
     and this one (the zygote and the client exec)."""
@@ -115,7 +116,7 @@ def _ipc_ids(kind: str) -> list[int]:
     return [int(row.split()[1]) for row in rows if row.strip()]
 
 
-def _leftovers(allowed: set[int]) -> list[str]:
+def _leftovers(allowed: Set[int]) -> list[str]:
     problems = []
     for top in SCRATCH_DIRS:
         try:

@@ -31,6 +31,8 @@ WITNESS_BOOT = (
     "workdir = sys.argv.pop(1)\n"
     "sys.exit(m.witnessed_pytest(sys.argv[1:], fd, workdir))\n"
 )
+# Repository mode in the project's own environment (see repo_pytest)
+REPO_BOOT = WITNESS_BOOT.replace("witnessed_pytest", "repo_pytest")
 # standard modules pytest imports only while it runs (pdb: late, with readline; getpass:
 # tmp_path): imported before the work folder goes on sys.path, so a workspace file of the
 # same name is never run by pytest itself (it may still be imported by the tests)
@@ -287,4 +289,55 @@ def witnessed_pytest(args: list[str], fd: int, workdir: str) -> int:
     preload_pytest()
     plugins = [witness_plugin(fd), *extra_plugins()]
     sys.path.insert(0, workdir)
+    return int(pytest.main(args, plugins=plugins))
+
+
+def _inside(path: str, folder: str) -> bool:
+    real = os.path.realpath(path or ".")
+    return real == folder or real.startswith(folder.rstrip("/") + "/")
+
+
+def _work_tree_later(workdir: str):
+    """A plugin that keeps the work tree off sys.path while pytest reads its command line
+    (``-p`` plugins are found by entry point and imported then: never from a
+    ``*.dist-info`` or module in the work tree), and puts it back, first, before the
+    first conftest is loaded (as ``python -m pytest`` in the work tree has it)."""
+    import pytest
+
+    class WorkTreeLater:
+        def __init__(self) -> None:
+            self.held: list[str] | None = None
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_cmdline_parse(self, pluginmanager, args):
+            self.held = [p for p in sys.path if _inside(p, workdir)]
+            sys.path[:] = [p for p in sys.path if p not in self.held]
+            try:
+                return (yield)
+            finally:
+                self.restore()
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_load_initial_conftests(self, early_config, parser, args) -> None:
+            self.restore()
+
+        def restore(self) -> None:
+            if self.held is None:
+                return
+            sys.path.extend(p for p in self.held if p not in sys.path)
+            self.held = None
+            if workdir not in sys.path:
+                sys.path.insert(0, workdir)
+
+    return WorkTreeLater()
+
+
+def repo_pytest(args: list[str], fd: int, workdir: str) -> int:
+    """Repository mode, run by the project's own Python (its environment, where the
+    project is installed editable, pointing at ``workdir``): ``pytest.main(args)`` with
+    the witness, plugin autoload off (the runner's environment) and the work tree kept
+    off sys.path until the ``-p`` plugins are loaded."""
+    import pytest
+    preload_pytest()
+    plugins = [witness_plugin(fd), *extra_plugins(), _work_tree_later(workdir)]
     return int(pytest.main(args, plugins=plugins))

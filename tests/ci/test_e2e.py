@@ -96,6 +96,9 @@ def test_propose_then_publish_heals_the_failing_branch(stage, fake, docker_ready
     # one draft PR against the failing branch; main and the failing branch untouched
     [pr] = fake.pulls
     assert (pr["draft"], pr["base"]["ref"], pr["head"]["ref"]) == (True, "feature", head)
+    # the body shows the fix's diff coverage: the restored line ran, under a target test
+    assert f"- `{PROJECT.bug.path}`: 1/1 changed executable lines ran" in pr["body"]
+    assert "[!WARNING]" not in pr["body"]
     refs = stage.refs()
     assert refs.pop(f"refs/heads/{head}") and refs == before
     assert fake.problems == []

@@ -3,7 +3,8 @@ results.jsonl and ``format_errors_per_call`` in summary.json."""
 
 from __future__ import annotations
 
-from codemend.agent.eval.job import Job, record
+from codemend.agent.eval.job import record
+from codemend.agent.eval.jobspec import Job
 from codemend.agent.eval.results import summarize
 from codemend.agent.eval.suite import EvalTask
 from codemend.agent.runs import Outcome

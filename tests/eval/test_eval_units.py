@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -139,6 +140,11 @@ def test_clean_jobs_count_apart_from_the_rates():
     assert s["mean_iterations"] == 10 / 4
     assert [p["pass_rate"] for p in s["healing"]] == [1 / 4, 1 / 4, 2 / 4, 2 / 4]
     assert s["pass_at_k"] == {"1": (1 + 0) / 2, "2": (1 + 0) / 2}  # tasks a and b only
+    # a task with one clean sample of two has no pass@2 (it is not "1.0", as the
+    # estimator would say of 0 passes in 1 sample)
+    mixed = [*records[:4], clean, {**rec("c", 1, first=False, healed=False, iterations=4)}]
+    assert summarize(mixed, samples=2, max_iterations=4)["pass_at_k"] == {
+        "1": (1 + 0 + 0) / 3, "2": (1 + 0) / 2}
     only_clean = summarize([clean], samples=1, max_iterations=4)
     assert (only_clean["pass_healed"], only_clean["mean_iterations"]) == (None, None)
     from codemend.agent.eval.report import markdown
@@ -191,7 +197,8 @@ BAD = "```python\ndef add(a, b):\n    return 0\n```"
 def test_task_ids_that_differ_only_in_unsafe_characters_are_two_runs(tmp_path):
     """Repository folders "a b" and "a-b": before, both were run a-b.s0, and the second job
     read the first one's outcome as its own."""
-    from codemend.agent.eval.job import Job, ModelSpec, run_job
+    from codemend.agent.eval.job import run_job
+    from codemend.agent.eval.jobspec import Job, ModelSpec
     from codemend.agent.runs import RunStore
 
     spaced, dashed = Job(spec_task("a b", [GOOD]), 0), Job(spec_task("a-b", [BAD, BAD]), 0)
@@ -208,7 +215,8 @@ def test_task_ids_that_differ_only_in_unsafe_characters_are_two_runs(tmp_path):
 def test_a_resumed_run_counts_the_time_of_its_checks_before_the_kill(tmp_path):
     """Docker goes away after the first check: the job stops, resumable. The resumed job's
     record counts both checks, so its busy time must cover the first one too."""
-    from codemend.agent.eval.job import Job, ModelSpec, run_job
+    from codemend.agent.eval.job import run_job
+    from codemend.agent.eval.jobspec import Job, ModelSpec
     from codemend.agent.runs import RunStore
     from codemend.sandbox.errors import InfraError
 
@@ -227,3 +235,37 @@ def test_a_resumed_run_counts_the_time_of_its_checks_before_the_kill(tmp_path):
     assert rec["busy_s"] >= rec["wall_s"] + (first_check - rec["spans"][0][0]) - 0.01
     s = summarize([rec], samples=1, max_iterations=4)
     assert s["busy_s"] >= rec["busy_s"] - 0.01 and s["busy_s"] > rec["wall_s"]
+
+
+def test_ctrl_c_stops_new_jobs_and_writes_the_ones_in_flight(tmp_path):
+    """The first Ctrl-C stops the executor and keeps reading: the runs in flight finish and
+    are written (on Ray their run stores are temporary: unwritten, they would be lost)."""
+    from codemend.agent.eval import command
+    from codemend.agent.eval.jobspec import Job
+    from codemend.agent.eval.results import ResultsFile
+    from rich.console import Console
+
+    jobs = [Job(spec_task(t, [GOOD]), 0) for t in ("a", "b", "c")]
+    line = lambda job: {"id": job.id, "pass_healed": True}  # noqa: E731
+
+    class Executor:
+        stopped = False
+
+        def run(self, todo):
+            yield todo[0], line(todo[0])
+            raise KeyboardInterrupt  # the person presses Ctrl-C while b runs
+
+        def finished(self):
+            assert self.stopped, "stop() comes before the runs in flight are read"
+            yield jobs[1], line(jobs[1])
+
+        def stop(self):
+            self.stopped = True
+
+    results = ResultsFile(tmp_path / "results.jsonl")
+    with pytest.raises(KeyboardInterrupt):
+        command._drive(Executor(), jobs, jobs, results, Console(file=io.StringIO()))
+    results.close()
+    again = ResultsFile(tmp_path / "results.jsonl")
+    again.close()
+    assert list(again.records) == ["a#0", "b#0"]

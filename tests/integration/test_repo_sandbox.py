@@ -11,7 +11,6 @@ from codemend.agent.repo.deps import read_declarations
 from codemend.agent.repo.environment import REPO_DEFAULTS, sandbox_config
 from codemend.agent.repo.snapshot import load_repo
 from codemend.sandbox.config import SandboxConfig
-from codemend.sandbox.envimage import ensure_env_image
 from codemend.sandbox.errors import ImageBuildError
 from codemend.sandbox.factory import make_sandbox
 from repo_projects import PROJECTS, commit, make_repo
@@ -51,7 +50,7 @@ def test_a_src_project_with_a_dependency_gets_an_environment_image(docker_client
     cfg = sandbox_config(snap, docker_client)
     assert cfg.image.startswith("codemend-env:") and cfg.network == "none"
     said: list[str] = []
-    assert ensure_env_image(docker_client, project.deps, progress=said.append) == cfg.image
+    assert sandbox_config(snap, docker_client, progress=said.append).image == cfg.image
     assert said == []  # cached: nothing built, nothing downloaded
     for kind in ("cold", "pool"):
         with make_sandbox(kind, cfg, docker_client, size=1) as sb:

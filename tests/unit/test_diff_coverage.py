@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from codemend.agent.repo.coverage import refusal, spans, summarize
-from codemend.agent.repo.task import SUITE_TARGET
+from codemend.agent.repotask import SUITE_TARGET
 from codemend.sandbox import coverage
 
 T = "tests/test_a.py::test_target"

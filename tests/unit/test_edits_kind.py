@@ -10,7 +10,7 @@ import pytest
 from codemend.agent.extract import FormatError
 from codemend.agent.repo.kind import RepoKind
 from codemend.agent.repo.snapshot import from_files
-from codemend.agent.repo.task import RepoTask
+from codemend.agent.repotask import RepoTask
 from codemend.agent.state import RunState, TaskInfo
 
 FILES = {"pkg/__init__.py": "", "pkg/geo.py": "def area(w, h):\n    return w + h\n",

@@ -163,3 +163,14 @@ def test_plain_resume_refuses_a_repair_session(tmp_path):
     with pytest.raises(BadInput, match="repair session; continue it with `codemend repair "
                                        "--resume s --state-dir"):
         cmd_resume(args)
+
+
+def test_a_reply_that_changes_nothing_is_never_offered_for_review(tmp_path):
+    store, deps, model, sb = session(tmp_path, [code("A0"), code("A1")],
+                                     {"A0": report(0, 1), "A1": report(1, 0, ids=("t",))})
+    state, snap = resume(store, deps, {"instruction": ""})
+    assert snap.interrupts[0].value["kind"] == "review"  # the second reply, not the first
+    assert [a.verdict for a in state.attempts] == ["fail", "format_error"]
+    assert "changes nothing" in model.requests[1][-1]["content"]
+    assert state.files == {"sol.py": "A1\n"} and len(sb.calls) == 1
+    store.close()

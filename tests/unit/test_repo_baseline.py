@@ -10,7 +10,7 @@ from codemend.agent.repo import verify
 from codemend.agent.repo.baseline import run_baseline
 from codemend.agent.repo.envfail import cause
 from codemend.agent.repo.snapshot import from_files
-from codemend.agent.repo.task import RepoTask
+from codemend.agent.repotask import RepoTask
 from codemend.sandbox.report import CheckReport, LintReport, TestCase, TestReport
 
 SNAP = from_files(Path("/repo"), {"pkg/__init__.py": "", "tests/test_a.py": "x = 1\n"}, {})
@@ -26,6 +26,14 @@ ENVIRONMENT = {
                "E   locale.Error: unsupported locale setting"),
     "zone": ("zoneinfo._common.ZoneInfoNotFoundError: 'No time zone found with key "
              "Europe/Paris'", ""),
+    "read-only": ("PermissionError: [Errno 1] Operation not permitted",
+                  "tests/test_loader.py:129: in test_caches_template_based_on_mtime\n"
+                  "    os.utime(filepath, (mtime, mtime))\n"
+                  "E   PermissionError: [Errno 1] Operation not permitted"),
+    "cache": ("PermissionError: [Errno 13] Permission denied: '.mypy_cache'", ""),
+    "ruff cache": ("pytest_ruff.RuffError: ruff failed   Cause: Failed to create temporary file"
+                   "   Cause: No such file or directory (os error 2) at path "
+                   "\"/work/repo/.ruff_cache/0.17.6/.tmpOp9llZ\"", ""),
     "script": ("FileNotFoundError: [Errno 2] No such file or directory: 'mytool'",
                "E   FileNotFoundError: [Errno 2] No such file or directory: 'mytool'"),
 }

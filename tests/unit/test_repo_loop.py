@@ -14,7 +14,6 @@ from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.kind import scoped
 from codemend.agent.repo.output import patch_text
 from codemend.agent.repo.snapshot import from_files
-from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.verify import (
     changed_lines,
     changed_signs,
@@ -22,6 +21,7 @@ from codemend.agent.repo.verify import (
     findings,
     verify,
 )
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.sandbox.report import CheckReport, Finding, LintReport, TestCase, TestReport
 
 LIB = "import builtins\n\n\ndef area(w, h):\n    return w + h\n\n\ndef name():\n    return 'x'\n"

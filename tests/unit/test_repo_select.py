@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from codemend.agent.repo.kind import RepoKind
 from codemend.agent.repo.select import reachable, restrict, selection
 from codemend.agent.repo.snapshot import from_files
-from codemend.agent.repo.task import SUITE_TARGET, RepoTask
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.agent.state import RunState, TaskInfo
 from codemend.sandbox.report import CheckReport, LintReport, TestCase, TestReport
 

@@ -330,7 +330,7 @@ def test_runs_prune_frees_the_space_of_finished_runs(tmp_path, capsys):
 
     from codemend.agent.cli import main
     from codemend.agent.repo.snapshot import from_files
-    from codemend.agent.repo.task import RepoTask
+    from codemend.agent.repotask import RepoTask
     from codemend.agent.state import TaskInfo
 
     state = tmp_path / "state"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from codemend.agent.repo import deletions, floor
 from codemend.agent.repo.snapshot import from_files
-from codemend.agent.repo.task import SUITE_TARGET, RepoTask
 from codemend.agent.repo.verify import verify
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from test_repo_loop import BASELINE, LIB, TASK, A, B, C, report, snap
 
 SHOP = '''import os

@@ -1,0 +1,146 @@
+"""quick: fast iterations on a big suite (issue 16, item 7).
+
+A real project with more than 10,000 tests (tests/repo_projects.py ``BIG``: dateparser,
+about 23,800; its four test modules that need optional extras are left out), its sdist
+committed to a git repository with a one-line bug on top. Two figures, side by side:
+
+- ``quick_over_whole``: the sandbox check of the candidate that restores the line, run as
+  a healing iteration runs it (only the test files the change can reach within the budget,
+  agent/repo/select.py) against the same candidate's check of the whole suite; median of
+  ``rounds`` interleaved pairs (the baseline's runs come first and warm the caches).
+  Target <= 0.3.
+- ``fix_over_host``: ``codemend fix`` with the oracle reply (baseline twice, the quick
+  check, the whole suite that verifies the candidate, the diff-coverage run), its
+  environment image already built, against one run of the whole suite in a host venv
+  where the project is installed (``pytest -q``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import BenchError, machine, median, say, table
+
+
+def _tests():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    try:
+        import breadth
+        import repo_projects
+    except ImportError as exc:  # pytest is a dev dependency
+        raise BenchError(f"bench quick needs the dev install (make install): {exc}") from exc
+    return breadth, repo_projects
+
+
+def _repo(rp, work: Path) -> Path:
+    repo = rp.make_repo(rp.BIG, work / "src")
+    for rel in rp.BIG_OPTIONAL:
+        (repo / rel).unlink()
+    rp.commit(repo, "leave out the tests of optional extras")
+    rp.commit_bug(repo, rp.BIG)
+    return repo
+
+
+def _host_seconds(breadth, rp, repo: Path) -> float:
+    py = breadth.host_venv(rp.BIG)
+    ready = py.parent.parent / ".ready"
+    if not ready.is_file():
+        breadth._pip(py, repo, "pytest", *rp.BIG.host)
+        ready.write_text("")
+    breadth._pip(py, repo, "-e", ".")
+    start = time.monotonic()
+    proc = subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
+                          capture_output=True, text=True, env=breadth._env())
+    took = time.monotonic() - start
+    if proc.returncode not in (0, 1):
+        raise BenchError(f"the host run failed: {proc.stdout[-500:]}")
+    return took
+
+
+def _sandbox_pair(repo: Path, rounds: int, timeout_s: float) -> dict:
+    from codemend.agent.repo.baseline import FAILING
+    from codemend.agent.repo.environment import REPO_DEFAULTS, sandbox_config
+    from codemend.agent.repo.select import selection
+    from codemend.agent.repo.snapshot import load_repo
+    from codemend.sandbox.config import SandboxConfig
+    from codemend.sandbox.docker_io import connect
+    from codemend.sandbox.factory import make_sandbox
+
+    _, rp = _tests()
+    snap = load_repo(repo)
+    fix = {rp.BIG.bug.path: snap.files[rp.BIG.bug.path].replace(rp.BIG.bug.new, rp.BIG.bug.old)}
+    client = connect()
+    base_cfg = SandboxConfig(**{**REPO_DEFAULTS, "timeout_s": timeout_s})
+    cfg = sandbox_config(snap, client, base=base_cfg, progress=say)
+    with make_sandbox("pool", cfg, client, size=1) as sb:
+        base = sb.check(snap.workspace(), timeout_s=cfg.timeout_s)  # the baseline (once)
+        targets = [c.id for c in base.tests.cases if c.outcome in FAILING]
+        chosen = selection(snap, fix, targets, base)
+        if not chosen:
+            raise BenchError(f"no quick check was chosen ({base.verdict}, targets "
+                             f"{targets[:3]}, {base.message[:200]})")
+        whole_ws = snap.workspace(fix)
+        quick_ws = whole_ws.model_copy(update={"select": chosen})
+        times: dict[str, list[float]] = {"quick": [], "whole": []}
+        cases: dict[str, int] = {}
+        for n in range(rounds):  # the baseline's two runs warmed the caches
+            order = (("quick", quick_ws), ("whole", whole_ws))
+            for name, ws in order if n % 2 == 0 else order[::-1]:
+                start = time.monotonic()
+                report = sb.check(ws, timeout_s=cfg.timeout_s)
+                times[name].append(time.monotonic() - start)
+                cases[name] = len(report.tests.cases)
+    return {"targets": len(targets), "quick_files": len(chosen),
+            "quick_cases": cases["quick"], "whole_cases": cases["whole"],
+            "quick_s": round(median(times["quick"]), 2),
+            "whole_s": round(median(times["whole"]), 2)}
+
+
+def run(rounds: int = 1, timeout_s: float = 1800.0, e2e: bool = True) -> tuple[dict, str]:
+    """``timeout_s``: the sandbox checks' limit here (a loaded machine needs more than the
+    repository default); ``e2e``: also time ``codemend fix`` against a host run."""
+    breadth, rp = _tests()
+    with tempfile.TemporaryDirectory(prefix="codemend-quick-") as tmp:
+        work = Path(tmp)
+        repo = _repo(rp, work)
+        say("quick: sandbox checks, quick against whole ...")
+        pair = _sandbox_pair(repo, rounds, timeout_s)
+        if not e2e:
+            result = {"bench": "quick", "project": f"{rp.BIG.name} {rp.BIG.version}", **pair,
+                      "quick_over_whole": round(pair["quick_s"] / pair["whole_s"], 3),
+                      "machine": machine()}
+            return result, table([("sandbox: quick check", f"{pair['quick_s']:.1f} s",
+                                   f"{pair['quick_files']} files, {pair['quick_cases']} tests"),
+                                  ("sandbox: whole suite", f"{pair['whole_s']:.1f} s",
+                                   f"{pair['whole_cases']} tests"),
+                                  ("quick / whole", f"{result['quick_over_whole']:.3f}",
+                                   "target <= 0.3")], ("quick: " + result["project"], "time",
+                                                       "what"))
+        say("quick: the host's run of the whole suite ...")
+        host_s = _host_seconds(breadth, rp, repo)
+        say("quick: codemend fix with the oracle reply ...")
+        start = time.monotonic()
+        report = breadth.codemend_fix(repo, work, [breadth.oracle(rp.BIG)], "fix")
+        fix_s = time.monotonic() - start
+    if report.get("status") != "fixed":
+        raise BenchError(f"codemend fix did not fix it: {report.get('status')} "
+                         f"{report.get('reason', '')[:300]}")
+    final = report["final"]
+    result = {"bench": "quick", "project": f"{rp.BIG.name} {rp.BIG.version}", **pair,
+              "quick_over_whole": round(pair["quick_s"] / pair["whole_s"], 3),
+              "host_s": round(host_s, 1), "fix_s": round(fix_s, 1),
+              "fix_over_host": round(fix_s / host_s, 2),
+              "final_collected": final["collected"], "machine": machine()}
+    rows = [("sandbox: quick check", f"{pair['quick_s']:.1f} s",
+             f"{pair['quick_files']} files, {pair['quick_cases']} tests"),
+            ("sandbox: whole suite", f"{pair['whole_s']:.1f} s", f"{pair['whole_cases']} tests"),
+            ("quick / whole", f"{result['quick_over_whole']:.3f}", "target <= 0.3"),
+            ("codemend fix, to a verified fix", f"{fix_s:.1f} s",
+             f"fixed; the final check ran {final['collected']} tests"),
+            ("host: one run of the suite", f"{host_s:.1f} s", "pytest -q in a host venv"),
+            ("fix / host run", f"{result['fix_over_host']:.2f}", "")]
+    return result, table(rows, ("quick: " + result["project"], "time", "what"))
