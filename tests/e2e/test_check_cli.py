@@ -98,9 +98,9 @@ def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
     for sig in (signal.SIGINT, signal.SIGKILL):
         proc = _start_check_and_wait_for_its_container(ready, d)
         proc.send_signal(sig)
-        proc.communicate(timeout=HANG)
+        _, err = proc.communicate(timeout=HANG)
         if sig == signal.SIGINT:
-            assert proc.returncode == 130
+            assert proc.returncode == 130, err.decode()[-2000:]
             assert not _containers_of(ready, proc.pid)
         else:
             assert _containers_of(ready, proc.pid)  # orphaned ...
