@@ -73,7 +73,22 @@ def hardened_host_config(api: docker.APIClient, cfg: SandboxConfig) -> dict:
 
 def labels(cfg: SandboxConfig, role: str) -> dict[str, str]:
     return {cfg.label: "1", f"{cfg.label}.role": role, f"{cfg.label}.pid": str(os.getpid()),
+            f"{cfg.label}.parents": " ".join(map(str, _ancestors())),
             f"{cfg.label}.host": _socket.gethostname()}
+
+
+def _ancestors(limit: int = 32) -> list[int]:
+    """This process's ancestors' pids, nearest first (from /proc; the parent alone elsewhere)."""
+    pids, pid = [], os.getppid()
+    while pid > 1 and len(pids) < limit:
+        pids.append(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            break
+        pid = int(stat.rsplit(b")", 1)[1].split()[1])
+    return pids
 
 
 @dataclass

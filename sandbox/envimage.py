@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
 import shutil
@@ -259,15 +260,22 @@ def _pip_download(args: list[str], py: str, dest: Path, constraints: Path,
     if only_pip:
         cached = cache_dir() / "wheels" / f"pip-cp{py}"
         if not any(cached.glob("pip-*.whl")):
-            tmp = cached.with_name(cached.name + ".part")
+            # a folder per process, renamed into place: two processes filling the cache at
+            # once each download, and the first rename wins
+            tmp = cached.with_name(f"{cached.name}.{os.getpid()}.part")
             shutil.rmtree(tmp, ignore_errors=True)
             proc = subprocess.run([*cmd[:cmd.index("--dest") + 1], str(tmp), "pip"],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
+                shutil.rmtree(tmp, ignore_errors=True)
                 raise ImageBuildError(f"pip could not download itself for the environment "
                                       f"image: {proc.stderr.strip()[-300:]}")
-            shutil.rmtree(cached, ignore_errors=True)
-            tmp.rename(cached)
+            if not any(cached.glob("pip-*.whl")):
+                shutil.rmtree(cached, ignore_errors=True)
+            try:
+                tmp.rename(cached)
+            except OSError:  # another process's download is in place
+                shutil.rmtree(tmp, ignore_errors=True)
         for whl in cached.glob("pip-*.whl"):
             shutil.copy(whl, dest)
         return subprocess.CompletedProcess(cmd, 0)

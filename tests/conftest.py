@@ -78,15 +78,18 @@ def sandbox_image(docker_client):
 @pytest.fixture
 def leftover_containers(docker_client):
     """Asserts after the test that it left no codemend container behind."""
-    from codemend.sandbox.docker_io import _pid_alive, list_ours
+    from codemend.sandbox.docker_io import list_ours
+
+    me = str(os.getpid())
 
     def ours() -> set[str]:
-        # this process's containers, or those of a process that is gone (our CLI children);
-        # containers of other live codemend processes on the same daemon are not ours
+        # containers made by this process or by any process it started (CLI children, their
+        # Ray workers, orphans of a SIGKILLed child): the `codemend.parents` label lists the
+        # maker's ancestors. Another pytest worker's or engineer's containers are not ours.
         found = set()
         for c in list_ours(docker_client):
-            pid = int((c.get("Labels") or {}).get("codemend.pid", "0") or 0)
-            if pid == os.getpid() or not _pid_alive(pid):
+            labels = c.get("Labels") or {}
+            if labels.get("codemend.pid") == me or me in labels.get("codemend.parents", "").split():
                 found.add(c["Id"])
         return found
 

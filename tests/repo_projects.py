@@ -183,7 +183,7 @@ def sdist(project: Project) -> Path:
     if found.is_file():
         return found
     dest.mkdir(parents=True, exist_ok=True)
-    tmp = dest / f".{project.folder}.part"
+    tmp = dest / f".{project.folder}.{os.getpid()}.part"  # pytest workers download side by side
     shutil.rmtree(tmp, ignore_errors=True)
     proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                            "--no-binary", project.name, "--dest", str(tmp),
@@ -193,7 +193,7 @@ def sdist(project: Project) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         pytest.fail(f"could not download the sdist of {project.name}=={project.version}: "
                     f"{proc.stderr.strip()[-400:]}")
-    got[0].rename(found)
+    got[0].replace(found)  # atomic: a worker that lost the race replaces an equal file
     shutil.rmtree(tmp, ignore_errors=True)
     return found
 

@@ -31,7 +31,8 @@ CAUSES = (
         r"PermissionError: \[Errno 1\] Operation not permitted|"
         r"OSError: \[Errno 30\] Read-only file system|"
         r"PermissionError: \[Errno 13\] Permission denied: '(/work/|\.?[\w\-]*cache)|"
-        r"Failed to create temporary file")),
+        r"Failed to create temporary file|"
+        r"The database setting is not configured, and the default location is unusable")),
     ("a console script not on PATH", re.compile(
         r"FileNotFoundError: \[Errno 2\] No such file or directory: '[\w.\-]+'$|"
         r": [\w.\-]+: (command )?not found$", re.M)),

@@ -51,7 +51,7 @@ def no_leftover_containers(docker_client, adv_sandbox):
     yield
     held: set[str] = set()
     if adv_sandbox.name != "cold":
-        assert adv_sandbox.wait_ready(60), adv_sandbox.stats()
+        assert adv_sandbox.wait_ready(300), adv_sandbox.stats()  # hang bound
         held = {c[:12] for c in adv_sandbox.containers()}
     stray = set(_mine(docker_client)) - before - held
     assert not stray, f"containers left behind: {sorted(stray)}"

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,13 +15,14 @@ from codemend.sandbox.docker_io import list_ours
 
 pytestmark = pytest.mark.docker
 ADD = "def add(a, b):\n    return a + b\n"
+HANG = 240  # seconds: a bound that only a hang reaches, never a slow machine
 TEST = "from sol import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
 
 
 def cli(*args: str, env: dict | None = None, cwd: Path | None = None
         ) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "codemend.agent.cli", *args], capture_output=True,
-                          text=True, timeout=180, env=env, cwd=cwd)
+                          text=True, timeout=HANG, env=env, cwd=cwd)
 
 
 def folder(tmp_path: Path, solution: str, test: str = TEST) -> Path:
@@ -54,15 +55,14 @@ def test_pass_and_fail_exit_codes_and_json_keys(tmp_path, ready):
 def test_separate_tests_folder_and_timeout_flag(tmp_path, ready):
     code = tmp_path / "src"
     code.mkdir()
-    (code / "sol.py").write_text("import time\n\n\ndef add(a, b):\n    time.sleep(30)\n"
+    (code / "sol.py").write_text("import time\n\n\ndef add(a, b):\n    time.sleep(3600)\n"
                                  "    return a + b\n")
     tests = tmp_path / "t"
     tests.mkdir()
     (tests / "test_sol.py").write_text(TEST)
-    start = time.monotonic()
+    # killed at --timeout: the hour's sleep would outlast cli()'s HANG bound
     res = cli("check", str(code), "--tests", str(tests), "--timeout", "2", "--json")
     assert res.returncode == 1 and json.loads(res.stdout)["verdict"] == "timeout"
-    assert time.monotonic() - start < 20
 
 
 def test_bad_paths_and_flags_exit_2(tmp_path):
@@ -92,19 +92,15 @@ def test_docker_unreachable_exit_4(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.timeout(900)  # HANG bounds each wait; a loaded machine is only slow
 def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
-    d = folder(tmp_path, "import time\n\n\ndef add(a, b):\n    time.sleep(60)\n")
+    d = folder(tmp_path, "import time\n\n\ndef add(a, b):\n    time.sleep(3600)\n")
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = subprocess.Popen([sys.executable, "-m", "codemend.agent.cli", "check", str(d)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while not _containers_of(ready, proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _containers_of(ready, proc.pid), "the check never started a container"
+        proc = _start_check_and_wait_for_its_container(ready, d)
         proc.send_signal(sig)
-        proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=HANG)
         if sig == signal.SIGINT:
-            assert proc.returncode == 130
+            assert proc.returncode == 130, err.decode()[-2000:]
             assert not _containers_of(ready, proc.pid)
         else:
             assert _containers_of(ready, proc.pid)  # orphaned ...
@@ -112,6 +108,39 @@ def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
                       "--timeout", "1")
             assert res.returncode == 1
             assert not _containers_of(ready, proc.pid)  # ... and reaped at the next start
+
+
+def _start_check_and_wait_for_its_container(client, d: Path) -> subprocess.Popen:
+    """Start `codemend check d` and return once the daemon reports its container started.
+
+    Waits on Docker's event stream (opened before the child starts, so no event is missed)
+    and on the child's exit; HANG only catches a hang, never a slow machine."""
+    events = client.events(decode=True, filters={"type": "container", "event": "start",
+                                                 "label": "codemend.pid"})
+    proc = subprocess.Popen([sys.executable, "-m", "codemend.agent.cli", "check", str(d)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def stop_waiting() -> None:
+        try:
+            proc.wait(timeout=HANG)
+        except subprocess.TimeoutExpired:
+            pass
+        events.close()
+
+    threading.Thread(target=stop_waiting, daemon=True).start()
+    try:
+        for event in events:
+            attrs = (event.get("Actor") or {}).get("Attributes") or {}
+            if attrs.get("codemend.pid") == str(proc.pid):
+                return proc
+    except Exception:  # noqa: BLE001 - the stream was closed under us: the child exited
+        pass
+    finally:
+        events.close()
+    proc.kill()
+    out, err = proc.communicate()
+    raise AssertionError(f"the check never started a container (exit {proc.returncode}): "
+                         f"{err.decode()[-2000:]}")
 
 
 def _containers_of(client, pid: int) -> list[dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +31,15 @@ def host_deps(deps: tuple[str, ...]) -> str:
     if not deps:
         return ""
     target = cache_dir().parent / "host-deps" / "-".join(sorted(deps))
-    if not target.is_dir():
+    if not target.is_dir():  # filled beside it, then renamed: pytest workers share the cache
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target",
-                        str(target), *deps], check=True, capture_output=True)
+                        str(tmp), *deps], check=True, capture_output=True)
+        try:
+            tmp.rename(target)
+        except OSError:  # another worker's copy is in place
+            shutil.rmtree(tmp, ignore_errors=True)
     return str(target)
 
 

@@ -47,7 +47,7 @@ def sandbox(docker_client, sandbox_image):
 def leftover_containers(docker_client, sandbox):
     """Pool-aware: once the pool is idle, every container of this process is one it holds."""
     yield
-    assert sandbox.wait_ready(60), sandbox.stats()
+    assert sandbox.wait_ready(300), sandbox.stats()
     stray = ours(docker_client) - sandbox.containers()
     assert not stray, f"containers left behind: {sorted(s[:12] for s in stray)}"
 
@@ -77,7 +77,7 @@ class TestReusingPool(StateContract):
     def leftover_containers(self, docker_client, sandbox):
         """By this pool's label: the module's other pool holds containers meanwhile."""
         yield
-        assert sandbox.wait_ready(60), sandbox.stats()
+        assert sandbox.wait_ready(300), sandbox.stats()
         stray = ours(docker_client, sandbox) - sandbox.containers()
         assert not stray, f"containers left behind: {sorted(s[:12] for s in stray)}"
 
@@ -126,7 +126,7 @@ class TestPoolOnly:
     def test_close_removes_every_container(self, docker_client, sandbox_image):
         sb = PooledSandbox(client=docker_client, size=2, max_reuses=1)
         assert timed(sb, ws(PASSES)).verdict == "pass"
-        assert sb.wait_ready(60)
+        assert sb.wait_ready(300)
         assert len(sb.containers()) == 2 and sb.containers() == ours(docker_client, sb)
         sb.close()
         assert not ours(docker_client, sb)
@@ -155,7 +155,7 @@ class TestPoolOnly:
             def one(i: int) -> None:
                 results[i] = sb.check(good if i % 2 else bad, timeout_s=20).verdict
 
-            assert sb.wait_ready(60)
+            assert sb.wait_ready(300)
             threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
             for t in threads:
                 t.start()
@@ -216,4 +216,4 @@ def test_make_sandbox_builds_a_pool(docker_client, sandbox_image):
     with make_sandbox("pool", client=docker_client, size=1) as sb:
         assert isinstance(sb, PooledSandbox)
         assert sb.check(ws(PASSES)).verdict == "pass"
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 180  # a hang bound only: closing must not hang

@@ -114,7 +114,7 @@ class Term:
 
     def kill(self, sig: int) -> None:
         self.child.kill(sig)
-        self.finish(10)
+        self.finish(120)
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def term_factory(tmp_path, docker_client, sandbox_image):
     for t in started:  # a test that failed mid-session: Ctrl-C first, so the CLI cleans up
         if t.child.isalive():
             t.child.sendintr()
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120  # the CLI removes its containers
             while t.child.isalive() and time.monotonic() < deadline:
                 t.pump(0.2)
             t.child.terminate(force=True)

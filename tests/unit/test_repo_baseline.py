@@ -34,6 +34,11 @@ ENVIRONMENT = {
     "ruff cache": ("pytest_ruff.RuffError: ruff failed   Cause: Failed to create temporary file"
                    "   Cause: No such file or directory (os error 2) at path "
                    "\"/work/repo/.ruff_cache/0.17.6/.tmpOp9llZ\"", ""),
+    "hypothesis": ("AssertionError", "E   hypothesis.errors.HypothesisWarning: The database "
+                   "setting is not configured, and the default location is unusable - falling "
+                   "back to an in-memory database for this session.  path=PosixPath("
+                   "'/work/repo/.hypothesis/examples')\n\nDuring handling of the above "
+                   "exception, another exception occurred:\nE   AssertionError"),
     "script": ("FileNotFoundError: [Errno 2] No such file or directory: 'mytool'",
                "E   FileNotFoundError: [Errno 2] No such file or directory: 'mytool'"),
 }
