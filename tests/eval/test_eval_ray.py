@@ -7,7 +7,8 @@ The same suite run locally and on the cluster gives the same summary, the checks
 both daemons, and a job's worker process killed mid-run is retried, with no line lost or
 doubled. A repository suite is shipped to the nodes as snapshots (its folder is moved away
 while the jobs run), and a job that fails stops only the jobs not yet started: the running
-one finishes and is written.
+one finishes and is written. A node whose daemon lacks the check image builds it there;
+the driver names that node and gives up at its timeout (exit 4).
 
 Ray turns 127.0.0.1 into the machine's outward address, so the cluster lives on 127.0.0.2
 (loopback too, which Ray leaves alone): no packet leaves the machine.
