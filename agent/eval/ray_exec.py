@@ -167,7 +167,9 @@ class RayExecutor:
 
     def __init__(self, address: str, spec: ModelSpec, config: SandboxConfig, size: int, *,
                  progress: Callable[[str], None] | None = None,
-                 image_timeout_s: float = IMAGE_BUILD_TIMEOUT_S) -> None:
+                 image_timeout_s: float | None = None) -> None:
+        """``image_timeout_s``: how long to wait for a node that builds the check image
+        (``IMAGE_BUILD_TIMEOUT_S`` as it is when the executor starts, by default)."""
         _reachable(address)
         self.spec, self.config, self.size = spec, config, size
         self.say = progress or (lambda _: None)
@@ -191,7 +193,8 @@ class RayExecutor:
             self.close()
             raise InfraError(f"--ray {address}: no node of the cluster has a CPU to run jobs "
                              "on; add one with `ray start --address ...`")
-        self._start_pools(address, image_timeout_s)
+        self._start_pools(address, IMAGE_BUILD_TIMEOUT_S if image_timeout_s is None
+                          else image_timeout_s)
 
     def _start_pools(self, address: str, timeout_s: float) -> None:
         """Every node's Docker daemon and image, before the first job."""

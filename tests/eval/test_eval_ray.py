@@ -7,7 +7,8 @@ The same suite run locally and on the cluster gives the same summary, the checks
 both daemons, and a job's worker process killed mid-run is retried, with no line lost or
 doubled. A repository suite is shipped to the nodes as snapshots (its folder is moved away
 while the jobs run), and a job that fails stops only the jobs not yet started: the running
-one finishes and is written.
+one finishes and is written. A node whose daemon lacks the check image builds it there;
+the driver names that node and gives up at its timeout (exit 4).
 
 Ray turns 127.0.0.1 into the machine's outward address, so the cluster lives on 127.0.0.2
 (loopback too, which Ray leaves alone): no packet leaves the machine.
@@ -213,12 +214,65 @@ def ray_cluster(tmp_path_factory, second_daemon):
         nodes.append(start_node([f"--address={address}"], logs / "second.log",
                                 docker_host=second_daemon[0]))
         wait_for_nodes(address, 3, logs)
-        yield address, nodes[1].pid
+        yield address, nodes[1].pid, nodes[2].pid
     finally:
         for node in nodes:  # only the processes these `ray start` made
             kill_session(node.pid)
             node.wait(30)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+SHORT_TIMEOUT = (  # the real CLI, with the driver's wait for an image build cut to 1 s
+    "import sys\n"
+    "import codemend.agent.eval.ray_exec as ray_exec\n"
+    "ray_exec.IMAGE_BUILD_TIMEOUT_S = 1.0\n"
+    "from codemend.agent.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n")
+
+
+@pytest.mark.timeout(900)
+def test_ray_a_node_without_the_image_builds_it_and_the_driver_gives_up_in_time(
+        tmp_path, ray_cluster, second_daemon, sandbox_image, leftover_containers):
+    """The second daemon loses the check image's tag: its node builds the image there, the
+    driver names that node and daemon, and stops at its timeout (exit 4) instead of waiting
+    for the build. The tag comes back afterwards; the tests below are the honest runs on
+    the same cluster, with the image on both daemons, that must still succeed."""
+    import docker
+
+    address, _, second_sid = ray_cluster
+    client = docker.DockerClient(base_url=second_daemon[0], timeout=300)
+    repo, tag = sandbox_image.rsplit(":", 1)
+    image = client.images.get(sandbox_image)
+    image.tag("codemend-test-keep", tag)  # keeps the layers while the check tag is gone
+    client.images.remove(sandbox_image)
+    try:
+        assert not [t for i in client.images.list() for t in i.tags if t == sandbox_image]
+        res = subprocess.run([sys.executable, "-c", SHORT_TIMEOUT, "eval", str(EXAMPLES),
+                              "--model", "scripted", "--tasks", "slugify", "--out",
+                              str(tmp_path / "ev"), "--ray", address], cwd=tmp_path,
+                             env=env(), capture_output=True, text=True, timeout=600)
+        err = " ".join(res.stderr.split())  # the console may wrap a long line
+        assert res.returncode == 4, err[-3000:]
+        building = [line for line in res.stderr.splitlines() if "building it there" in line]
+        assert len(building) == 1, err[-3000:]  # only the node whose daemon lacks it
+        assert f"({second_daemon[2]}) has no check image {sandbox_image}" in err, err[-3000:]
+        assert "building it there (up to 1 s)" in err
+        assert (f"the check image was not built within 1 s on {second_daemon[2]}; build it "
+                "there first") in err, err[-3000:]
+    finally:
+        # the killed pool actor ends its build; wait for it and the build's containers
+        deadline = time.monotonic() + 300
+        while (left := [cmdline(pid) for pid in session_pids(second_sid)
+                        if cmdline(pid).startswith("ray::NodePool")]
+               + [c.name for c in client.containers.list()]):
+            assert time.monotonic() < deadline, f"the build did not stop: {left}"
+            time.sleep(0.2)
+        for c in client.containers.list(all=True):
+            c.remove(force=True)
+        client.images.get(f"codemend-test-keep:{tag}").tag(repo, tag)
+        client.images.remove(f"codemend-test-keep:{tag}")
+        client.images.prune(filters={"dangling": True})  # what the cut build left
+        client.close()
 
 
 def lines(path: Path) -> list[dict]:
@@ -229,7 +283,7 @@ def lines(path: Path) -> list[dict]:
 def test_ray_gives_the_local_summary_on_two_daemons_and_retries_a_killed_worker(
         tmp_path, ray_cluster, second_daemon, docker_client, sandbox_image,
         leftover_containers):
-    address, worker_sid = ray_cluster
+    address, worker_sid, _ = ray_cluster
     base = ["eval", str(EXAMPLES), "--model", "scripted", "--tasks", TASKS]
     local = subprocess.run([*CODEMEND, *base, "--out", str(tmp_path / "local"), "--workers",
                             "2"], cwd=tmp_path, env=env(), capture_output=True, text=True,
@@ -284,7 +338,7 @@ def test_ray_ships_repositories_and_a_failed_job_lets_the_running_one_finish(
     take seconds) runs on the other node: the eval stops, the slow run finishes and is
     written; with Ray cancelling it, it was lost. The repositories' folder is moved away as
     soon as the driver has read them: the nodes work on the snapshots it shipped."""
-    address, _ = ray_cluster
+    address, _, _ = ray_cluster
     suite = tmp_path / "repos"
     make_repo(suite / "1-broken", BUGGY)
     make_repo(suite / "2-slow", BUGGY, tests=SLOW_TESTS)
