@@ -110,6 +110,10 @@ def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
             assert not _containers_of(ready, proc.pid)  # ... and reaped at the next start
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_check_and_wait_for_its_container(client, d: Path) -> subprocess.Popen:
     """Start `codemend check d` and return once the daemon reports its container started.
 
@@ -117,8 +121,11 @@ def _start_check_and_wait_for_its_container(client, d: Path) -> subprocess.Popen
     and on the child's exit; HANG only catches a hang, never a slow machine."""
     events = client.events(decode=True, filters={"type": "container", "event": "start",
                                                  "label": "codemend.pid"})
+    # Ctrl-C as at a terminal: a suite run in the background of a shell without job control
+    # has SIGINT ignored, the child would inherit that and never see KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", "codemend.agent.cli", "check", str(d)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
 
     def stop_waiting() -> None:
         try:

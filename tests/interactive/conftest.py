@@ -5,6 +5,7 @@ the cursor-position requests prompt_toolkit sends, as a real terminal does."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,12 @@ def _codemend() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "codemend.agent.cli"]
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as at a terminal, even when the suite itself runs with SIGINT ignored (in the
+    background of a shell without job control, which the child would inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _Screen(pyte.HistoryScreen):
     def __init__(self, reply) -> None:
         super().__init__(COLS, ROWS, history=100_000, ratio=0.5)
@@ -44,7 +51,7 @@ class Term:
         full_env.update(env or {})
         self.child = pexpect.spawn(_codemend()[0], [*_codemend()[1:], *argv], cwd=str(cwd),
                                    env=full_env, dimensions=(ROWS, COLS), encoding="utf-8",
-                                   codec_errors="replace")
+                                   codec_errors="replace", preexec_fn=_default_sigint)
         self.raw = open(cwd / f".term-{time.monotonic_ns()}.log", "w", encoding="utf-8")  # noqa: SIM115
         self.child.logfile_read = self.raw
         self.screen = _Screen(lambda data: self.child.send(data))
