@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.common import BenchError, machine, say
+from bench.targets import replace_block
 
 BEGIN = "<!-- bench: breadth table, written by `bench/run.py breadth --record` -->"
 END = "<!-- bench: end of breadth table -->"
@@ -76,10 +77,4 @@ def record(path: Path, text: str, command: str) -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     block = "\n".join([BEGIN, "", f"## Breadth: real projects ({stamp}, `{command}`)", "",
                        text, "", END])
-    old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + block + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(new)
+    replace_block(path, BEGIN, END, block)

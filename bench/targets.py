@@ -70,10 +70,16 @@ def record(path: Path, results: list[dict], command: str) -> None:
     block = "\n".join([
         BEGIN, "", f"## Latest run ({stamp}, `{command}`)", "",
         text(judge(results)), "", "```", *(json.dumps(r) for r in results), "```", "", END])
+    replace_block(path, BEGIN, END, block)
+
+
+def replace_block(path: Path, begin: str, end: str, block: str) -> None:
+    """Put ``block`` (which starts with ``begin`` and ends with ``end``) in place of the one
+    between those markers in ``path``, or append it when there is none."""
     old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + block + rest.split(END, 1)[1]
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(new)
