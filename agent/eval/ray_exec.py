@@ -1,5 +1,8 @@
 """Run jobs on a Ray cluster (``--ray ADDRESS``): one Ray task per job, Ray schedules them.
 
+- Jobs are spread over the nodes' CPUs: the i-th job prefers the node of the i-th CPU
+  (nodes interleaved), and runs wherever a CPU is free when that node is busy or dead.
+
 - Each node checks in its own Docker daemon, in its own pool: the driver starts one
   ``NodePool`` actor per live node that has CPUs (pinned there, no CPU reserved; a head
   started with ``--num-cpus 0`` runs no job and needs no Docker); a job's task finds the
@@ -132,6 +135,12 @@ class ActorSandbox:
         """The actor outlives the job; the driver closes it."""
 
 
+def spread(nodes: list[tuple[str, int]]) -> list[str]:
+    """Node IDs, one per CPU, interleaved: [(a, 2), (b, 1)] gives [a, b, a]."""
+    most = max((cpus for _, cpus in nodes), default=0)
+    return [node for i in range(most) for node, cpus in nodes if cpus > i]
+
+
 def pool_name(node_id: str, tag: str) -> str:
     return f"codemend-pool-{tag}-{node_id}"
 
@@ -156,7 +165,8 @@ def codemend_eval_job(job: Job, spec: ModelSpec, config: SandboxConfig, tag: str
     try:
         with tempfile.TemporaryDirectory(prefix="codemend-eval-") as tmp, \
                 RunStore(Path(tmp)) as store:
-            return {**run_job(job, store, sandbox, spec, snapshot), "daemon": daemon}
+            return {**run_job(job, store, sandbox, spec, snapshot), "daemon": daemon,
+                    "node": node}
     finally:
         if own is not None:
             own.close()
@@ -189,6 +199,7 @@ class RayExecutor:
         workers = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
         self.actors = [self._pool_actor(n["NodeID"], max(size, int(n["Resources"]["CPU"])))
                        for n in workers]
+        self.slots = spread([(n["NodeID"], int(n["Resources"]["CPU"])) for n in workers])
         if not self.actors:
             self.close()
             raise InfraError(f"--ray {address}: no node of the cluster has a CPU to run jobs "
@@ -227,10 +238,15 @@ class RayExecutor:
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, dict[str, Any] | BaseException]]:
         jobs = list(jobs)
         snapshots = self._snapshots(jobs)
-        for job in jobs:
-            ref = codemend_eval_job.remote(job, self.spec, self.config, self.tag, self.size,
-                                           self.gate,
-                                           snapshots.get(job.task.id))  # pyright: ignore[reportCallIssue]
+        for i, job in enumerate(jobs):
+            # the i-th job prefers the i-th CPU slot's node; busy, it goes where a CPU is
+            # free, and a dead node's jobs run elsewhere (so every daemon takes a share)
+            prefer = NodeAffinitySchedulingStrategy(
+                node_id=self.slots[i % len(self.slots)], soft=True, _spill_on_unavailable=True)
+            ref = codemend_eval_job.options(  # pyright: ignore[reportFunctionMemberAccess]
+                scheduling_strategy=prefer,
+            ).remote(job, self.spec, self.config, self.tag, self.size, self.gate,
+                     snapshots.get(job.task.id))  # pyright: ignore[reportCallIssue]
             self._pending[ref] = job
         yield from self.finished()
 

@@ -39,7 +39,7 @@ EXAMPLES = ROOT / "tasks" / "examples"
 HOST = "127.0.0.2"
 RAY = str(Path(sys.executable).parent / "ray")
 CODEMEND = [sys.executable, "-m", "codemend.agent.cli"]
-TASKS = "lru_cache,safe_stats,slugify"
+TASKS = "lru_cache,safe_stats,slugify,roman_numerals"
 
 
 def free_port() -> int:
@@ -76,10 +76,12 @@ def cmdline(pid: int) -> str:
 
 
 def start_node(args: list[str], log: Path, cpus: int = 1,
-               docker_host: str | None = None) -> subprocess.Popen:
+               docker_host: str | None = None, marker: str | None = None) -> subprocess.Popen:
     node_env = env()
     if docker_host:
         node_env["DOCKER_HOST"] = docker_host
+    if marker:  # a custom resource no job asks for: it names the node in ray.nodes()
+        args = [*args, f"--resources={json.dumps({marker: 1})}"]
     with open(log, "wb") as fh:
         return subprocess.Popen([RAY, "start", *args, f"--node-ip-address={HOST}",
                                  f"--num-cpus={cpus}", "--object-store-memory=100000000",
@@ -100,6 +102,19 @@ def wait_for_nodes(address: str, n: int, logs: Path, timeout: float = 300) -> No
                          text=True, timeout=timeout + 60)
     tails = "\n".join(f"{f.name}: {f.read_text()[-1500:]}" for f in sorted(logs.glob("*.log")))
     assert res.returncode == 0, res.stderr[-2000:] + tails
+
+
+def node_ids(address: str, markers: list[str]) -> list[str]:
+    """The Ray node ID of the node started with each marker resource."""
+    probe = ("import json, ray\n"
+             f"ray.init(address={address!r}, _node_ip_address={HOST!r}, log_to_driver=False)\n"
+             "print(json.dumps({k: n['NodeID'] for n in ray.nodes() if n['Alive']\n"
+             "                  for k in n['Resources']}))\n")
+    res = subprocess.run([sys.executable, "-c", probe], env=env(), capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    by_marker = json.loads(res.stdout.splitlines()[-1])
+    return [by_marker[m] for m in markers]
 
 
 def kill_session(sid: int) -> None:
@@ -209,12 +224,14 @@ def ray_cluster(tmp_path_factory, second_daemon):
                 assert time.monotonic() < deadline, "the Ray head did not start"
                 time.sleep(0.2)
         # one at a time: two raylets starting at once on a loaded machine can time out
-        nodes.append(start_node([f"--address={address}"], logs / "shared.log"))
+        nodes.append(start_node([f"--address={address}"], logs / "shared.log",
+                                marker="codemend_test_shared"))
         wait_for_nodes(address, 2, logs)
         nodes.append(start_node([f"--address={address}"], logs / "second.log",
-                                docker_host=second_daemon[0]))
+                                docker_host=second_daemon[0], marker="codemend_test_second"))
         wait_for_nodes(address, 3, logs)
-        yield address, nodes[1].pid, nodes[2].pid
+        ids = node_ids(address, ["codemend_test_shared", "codemend_test_second"])
+        yield address, nodes[1].pid, nodes[2].pid, ids
     finally:
         for node in nodes:  # only the processes these `ray start` made
             kill_session(node.pid)
@@ -239,7 +256,7 @@ def test_ray_a_node_without_the_image_builds_it_and_the_driver_gives_up_in_time(
     the same cluster, with the image on both daemons, that must still succeed."""
     import docker
 
-    address, _, second_sid = ray_cluster
+    address, _, second_sid, _ = ray_cluster
     client = docker.DockerClient(base_url=second_daemon[0], timeout=300)
     repo, tag = sandbox_image.rsplit(":", 1)
     image = client.images.get(sandbox_image)
@@ -279,11 +296,38 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
+def complete_lines(path: Path) -> list[dict]:
+    """The lines written so far (not one still being written)."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    return [json.loads(x) for x in text[:text.rfind("\n") + 1].splitlines()]
+
+
+def in_a_job(pid: int) -> bool:
+    """The worker ``pid`` is inside an eval job: it holds the job's run store open."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd).startswith(f"{tempfile.gettempdir()}/codemend-eval-"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @pytest.mark.timeout(900)  # a loaded 2-core machine starts Ray nodes slowly
 def test_ray_gives_the_local_summary_on_two_daemons_and_retries_a_killed_worker(
         tmp_path, ray_cluster, second_daemon, docker_client, sandbox_image,
         leftover_containers):
-    address, worker_sid, _ = ray_cluster
+    """Four jobs on two one-CPU nodes: each node takes the jobs that prefer it. Once a node
+    has written its first run, the worker running its next job is killed: Ray runs that
+    job again, and both daemons checked runs (the other node's first job is never hit)."""
+    address, shared_sid, second_sid, nodes = ray_cluster
+    session = dict(zip(nodes, (shared_sid, second_sid), strict=True))
     base = ["eval", str(EXAMPLES), "--model", "scripted", "--tasks", TASKS]
     local = subprocess.run([*CODEMEND, *base, "--out", str(tmp_path / "local"), "--workers",
                             "2"], cwd=tmp_path, env=env(), capture_output=True, text=True,
@@ -294,32 +338,39 @@ def test_ray_gives_the_local_summary_on_two_daemons_and_retries_a_killed_worker(
         proc = subprocess.Popen([*CODEMEND, *base, "--out", str(tmp_path / "ray"), "--ray",
                                  address], cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL,
                                 stderr=err, stdin=subprocess.DEVNULL)
-    killed = None
-    deadline = time.monotonic() + 600
+    killed, before = None, []
+    deadline = time.monotonic() + 600  # hang bound
     while killed is None and proc.poll() is None and time.monotonic() < deadline:
-        for pid in session_pids(worker_sid):  # a job running on a worker node
-            if cmdline(pid).startswith("ray::codemend_eval_job"):
-                os.kill(pid, signal.SIGKILL)
-                killed = pid
-                break
+        done = complete_lines(tmp_path / "ray" / "results.jsonl")
+        if done:  # the first node done with a job: its worker in the next job
+            for pid in session_pids(session[done[0]["node"]]):
+                if cmdline(pid).startswith("ray::") and in_a_job(pid):
+                    os.kill(pid, signal.SIGKILL)
+                    killed, before = pid, complete_lines(tmp_path / "ray" / "results.jsonl")
+                    break
         time.sleep(0.02)
     code = proc.wait(600)
     stderr = (tmp_path / "ray.err").read_text()
     assert code == 0, stderr[-3000:]
-    assert killed is not None, "no job ran on the worker node"
+    assert killed is not None, "no second job ran on the node that finished first"
 
     records = lines(tmp_path / "ray" / "results.jsonl")
     ids = [r["id"] for r in records]
     assert sorted(ids) == sorted(f"{t}#0" for t in TASKS.split(","))  # none lost, none twice
-    assert all(not r["worker"].endswith(f":{killed}") for r in records)  # it ran again
-    # every node checked in its own daemon: both daemons checked some of the runs
+    # the killed worker's job ran again elsewhere: the dead worker wrote nothing more
+    mine = [r["id"] for r in records if r["worker"].endswith(f":{killed}")]
+    assert mine == [r["id"] for r in before if r["worker"].endswith(f":{killed}")]
+    assert len(records) > len(before)
+    # every node checked in its own daemon, and both daemons checked runs
+    own = dict(zip(nodes, second_daemon[1:], strict=True))
+    assert all(own[r["node"]] == r["daemon"] for r in records), records
     assert {r["daemon"] for r in records} == set(second_daemon[1:]), records
     summaries = [json.loads((tmp_path / d / "summary.json").read_text()) for d in ("local", "ray")]
     for s in summaries:
         for key in TIMING_KEYS:
             s.pop(key)
     assert summaries[0] == summaries[1]
-    assert summaries[1]["pass_healed"] == 1.0 and summaries[1]["jobs"] == 3
+    assert summaries[1]["pass_healed"] == 1.0 and summaries[1]["jobs"] == 4
 
 
 SLOW_TESTS = TESTS + """
@@ -338,7 +389,7 @@ def test_ray_ships_repositories_and_a_failed_job_lets_the_running_one_finish(
     take seconds) runs on the other node: the eval stops, the slow run finishes and is
     written; with Ray cancelling it, it was lost. The repositories' folder is moved away as
     soon as the driver has read them: the nodes work on the snapshots it shipped."""
-    address, _, _ = ray_cluster
+    address, _, _, _ = ray_cluster
     suite = tmp_path / "repos"
     make_repo(suite / "1-broken", BUGGY)
     make_repo(suite / "2-slow", BUGGY, tests=SLOW_TESTS)
