@@ -159,7 +159,8 @@ def test_parse_junit_counts_what_it_reads(cases):
     assert r.ok == ("" in kinds and "failure" not in kinds and "error" not in kinds)
 
 
-@given(st.one_of(st.floats(allow_nan=True), st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)))
+@given(st.one_of(st.floats(allow_nan=True),
+                 st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)))
 def test_parse_junit_keeps_each_case_time_or_zero(value):
     r = parse_junit(f'<testsuite><testcase name="a" time="{ET_escape(str(value))}"/>'
                     '<testcase name="b" time="0.25"/><testcase name="c"/></testsuite>')
