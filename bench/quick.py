@@ -116,6 +116,7 @@ def run(rounds: int = 1, timeout_s: float = 1800.0, e2e: bool = True) -> tuple[d
         (work / "pyproject.toml").write_text(f"[tool.codemend]\ncheck-timeout = {timeout_s}\n")
         say("quick: sandbox checks, quick against whole ...")
         pair = _sandbox_pair(repo, rounds, timeout_s)
+        say(f"quick: {pair} ({machine()})")
         if not e2e:
             result = {"bench": "quick", "project": f"{rp.BIG.name} {rp.BIG.version}", **pair,
                       "quick_over_whole": round(pair["quick_s"] / pair["whole_s"], 3),
@@ -134,8 +135,9 @@ def run(rounds: int = 1, timeout_s: float = 1800.0, e2e: bool = True) -> tuple[d
         report = breadth.codemend_fix(repo, work, [breadth.oracle(rp.BIG)], "fix")
         fix_s = time.monotonic() - start
     if report.get("status") != "fixed":
+        why = [str(a.get("reason", ""))[:300] for a in report.get("attempts", [])]
         raise BenchError(f"codemend fix did not fix it: {report.get('status')} "
-                         f"{report.get('reason', '')[:300]}")
+                         f"{report.get('reason', '')[:300]} {why}; the pair: {pair}")
     final = report["final"]
     result = {"bench": "quick", "project": f"{rp.BIG.name} {rp.BIG.version}", **pair,
               "quick_over_whole": round(pair["quick_s"] / pair["whole_s"], 3),

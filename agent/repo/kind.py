@@ -13,7 +13,7 @@ from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
 from codemend.agent.repo.paths import unsafe_reason
-from codemend.agent.repo.select import restrict, selection
+from codemend.agent.repo.select import decisive, restrict, selection
 from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.verify import changed_lines, verify
@@ -81,13 +81,14 @@ class RepoKind:
         return harness(snap, task, state.files).model_copy(update={"select": chosen or []})
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
-        """Verified against the baseline; a quick check that passes is followed by the
-        whole suite, whose verdict is the one kept."""
+        """Verified against the baseline; a quick check that passes, or fails only outside
+        the targets (``decisive``), is followed by the whole suite, whose verdict is the
+        one kept."""
         task, snap, baseline = _parts(state, deps)
         chosen = selection(snap, state.files, task.targets, baseline)
         if chosen:
             quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
-            if quick.verdict != "pass":
+            if quick.verdict != "pass" and decisive(report, task.targets):
                 note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
                 return quick.model_copy(update={"message": "; ".join(
                     m for m in (quick.message, note) if m)})

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
+from codemend.agent.repo.baseline import STOPPED
 from codemend.agent.repo.layout import words
 from codemend.agent.repo.repomap import imported_modules, module_index, resolve
 from codemend.agent.repo.snapshot import RepoSnapshot
@@ -92,12 +93,12 @@ def selection(snap: RepoSnapshot, overlay: Mapping[str, str], targets: list[str]
     if any(snap.is_protected(p) or not p.endswith(".py") for p in overlay):
         return None
     cost = costs(baseline)
-    chosen = sorted({file_of(t) for t in targets if file_of(t) in cost})
-    if not chosen:
-        return None
     doctests = "--doctest-modules" in words(snap.pytest.options.get("addopts"))
-    near = reachable({**snap.files, **overlay}, sorted(overlay))
     tests = set(snap.test_modules) | (set(cost) if doctests else set())
+    chosen = sorted({file_of(t) for t in targets})
+    if not chosen or any(f not in tests or f not in cost for f in chosen):
+        return None  # a target's file is not a test module: JUnit named a decorator's file
+    near = reachable({**snap.files, **overlay}, sorted(overlay))
     whole = sum(cost.values())
     used = sum(cost[f] for f in chosen)
     for path in sorted((p for p in near if p in tests and p in cost and p not in chosen),
@@ -107,6 +108,17 @@ def selection(snap: RepoSnapshot, overlay: Mapping[str, str], targets: list[str]
         chosen.append(path)
         used += cost[path]
     return None if used >= MOST * whole else sorted(chosen)
+
+
+def decisive(quick: CheckReport, targets: list[str]) -> bool:
+    """Whether a failing quick check stands without the whole suite: a target is still not
+    passing in it, or it did not run to its end. Any other failure (a test outside the
+    targets) may come of running only part of the suite (a test that passes only after
+    others have run), so the whole suite decides."""
+    if quick.verdict in (*STOPPED, "infra_error"):
+        return True
+    now = {c.id: c.outcome for c in quick.tests.cases}
+    return any(now.get(t) != "passed" for t in targets)
 
 
 def restrict(report: CheckReport, paths: list[str]) -> CheckReport:

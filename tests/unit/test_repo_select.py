@@ -145,22 +145,26 @@ def test_a_files_cost_carries_its_share_of_the_untimed_start_up_and_collection()
 
 
 class Sandbox:
-    def __init__(self, outcomes):
-        self.outcomes, self.seen = outcomes, []
+    """Runs the suite, or the selected files of it; ``in_part`` overrides outcomes when
+    only part of the suite runs (a test that passes only after others have run)."""
+
+    def __init__(self, outcomes, in_part=None):
+        self.outcomes, self.in_part, self.seen = outcomes, in_part or {}, []
 
     def check(self, workspace, timeout_s):
         self.seen.append(list(workspace.select))
         only = set(workspace.select) or None
-        return report({i: o for i, o in self.outcomes.items()
-                       if only is None or i.split("::")[0] in only})
+        got = {i: o for i, o in self.outcomes.items()
+               if only is None or i.split("::")[0] in only}
+        return report({**got, **self.in_part} if only else got)
 
 
-def run(sandbox_outcomes):
+def run(sandbox_outcomes, in_part=None):
     task = RepoTask(root="/repo", base_id="b", targets=[TARGET])
     info = TaskInfo(name="r", prompt="", solution_files=[], tests={}, kind="repo", repo=task)
     state = RunState(run_id="r1", task=info, model="m", files=FIX)
     bases = SimpleNamespace(snapshot=lambda _: SNAP, baseline=lambda _: BASELINE)
-    sandbox = Sandbox(sandbox_outcomes)
+    sandbox = Sandbox(sandbox_outcomes, in_part)
     deps = SimpleNamespace(repo_bases=bases, sandbox=sandbox)
     kind = RepoKind()
     ws = kind.workspace(state, deps)
@@ -179,6 +183,22 @@ def test_a_failing_quick_check_ends_there_and_says_so():
     judged, seen = run(suite(TARGET))
     assert seen == [["tests/test_geo.py", "tests/test_units.py"]]
     assert judged.verdict == "fail" and "quick check of the 2 test file(s)" in judged.message
+
+
+def test_a_failure_outside_the_targets_in_a_quick_check_is_left_to_the_whole_suite():
+    # tests/test_units.py::test_5 fails only when part of the suite runs: the quick check
+    # is not trusted with it, the whole suite runs and passes
+    judged, seen = run(suite(), {"tests/test_units.py::test_5": "failed"})
+    assert seen[:2] == [["tests/test_geo.py", "tests/test_units.py"], []]
+    assert judged.verdict == "pass", judged.message
+
+
+def test_no_quick_check_when_a_targets_file_is_not_a_test_module():
+    # JUnit names the file of a decorator that wraps a test: not a path to run the test by
+    decorated = "pkg/geo.py::test_wrapped"
+    base = report({**suite(), decorated: "failed"})
+    assert selection(SNAP, FIX, [decorated], base) is None
+    assert selection(SNAP, FIX, [TARGET, decorated], base) is None
 
 
 def test_a_regression_outside_the_quick_check_is_caught_by_the_whole_suite():
