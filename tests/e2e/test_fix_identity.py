@@ -101,20 +101,21 @@ def test_fix_is_judged_on_the_ids_its_baseline_gave(tiny, tmp_path, docker_clien
     the bug's two failing tests as targets, and the final check counting what the baseline
     collected, all passing."""
     path, good, bad = BUG
+    reply = f"Restore the line.\n\n{path}\n<<<<<<< SEARCH\n{bad}\n=======\n{good}\n>>>>>>> REPLACE\n"
     replies = tmp_path / "replies.json"
-    replies.write_text(json.dumps({"replies": [
-        f"Restore the line.\n\n{path}\n<<<<<<< SEARCH\n{bad}\n=======\n{good}\n>>>>>>> REPLACE\n"]}))
+    replies.write_text(json.dumps({"replies": [reply] * 4}))  # one is enough when right
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEMEND_")}
     env["CODEMEND_STATE_DIR"] = str(tmp_path / "state")
     res = subprocess.run([sys.executable, "-m", "codemend.agent.cli", "fix", str(tiny),
                           "--model", f"scripted:{replies}", "--json", "--out",
                           str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=600)
-    assert res.returncode == 0, (res.stdout[-2000:], res.stderr[-3000:])
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    report = json.loads(Path(out["out"], "report.json").read_text())
+    assert (tmp_path / "out" / "report.json").is_file(), (res.stdout[-2000:], res.stderr[-3000:])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    why = [(a["node"], a["verdict"], a.get("reason", "")[:400]) for a in report["attempts"]]
     assert (report["status"], report["targets"], report["flaky"]) == ("fixed", TARGETS, []), \
-        report
+        (report["status"], report["targets"], why)
+    assert res.returncode == 0 and report["model_calls"] == 1, why
     baseline, final = report["baseline"], report["final"]
     assert (baseline["passed"], baseline["failed"], baseline["collected"]) == (3, 2, len(IDS))
     assert (final["passed"], final["failed"], final["errors"], final["collected"]) == \
