@@ -330,12 +330,19 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
             "--tb=short", "-q", "--no-summary", "--color=no", "-s", "--", *paths]
 
 
+SEEDED_PLUGINS = {"randomly": ("--randomly-seed=1",)}
+"""Plugins that draw a new random seed for every run (pytest-randomly shuffles the tests and
+seeds ``random`` before each), and the option that fixes it: every check of a repository,
+baseline and candidates, runs its tests in the same order with the same draws."""
+
+
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
                      select: list[str] | None = None, plugins: Sequence[str] = ()) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
     with the report options the runner needs, ``src/`` on sys.path through pytest's
     ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)
-    and its environment's plugins, named with ``-p`` (plugin autoload is off).
+    and its environment's plugins, named with ``-p`` (plugin autoload is off), with a
+    fixed seed for those that would draw one per run (``SEEDED_PLUGINS``).
     ``select``: a quick check of only these test files (after ``--``). pytest's own
     deprecation warnings are ignored: they concern the check's pytest, which may be newer
     than the one the project pins, and a project's ``filterwarnings = error`` would turn
@@ -343,7 +350,7 @@ def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
     extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
     for name in plugins:
-        extra += ["-p", name]
+        extra += ["-p", name, *SEEDED_PLUGINS.get(name, ())]
     paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",

@@ -120,3 +120,38 @@ def test_fix_is_judged_on_the_ids_its_baseline_gave(tiny, tmp_path, docker_clien
     assert (baseline["passed"], baseline["failed"], baseline["collected"]) == (3, 2, len(IDS))
     assert (final["passed"], final["failed"], final["errors"], final["collected"]) == \
         (len(IDS), 0, 0, len(IDS))
+
+
+COINS = 24
+SEEDED = {
+    "pyproject.toml": ('[build-system]\nrequires = ["setuptools>=61"]\n'
+                       'build-backend = "setuptools.build_meta"\n\n'
+                       '[project]\nname = "coins"\nversion = "1.0"\n'),
+    "tox.ini": "[testenv]\ndeps =\n    pytest\n    pytest-randomly\ncommands = pytest\n",
+    "coins.py": "import random\n\n\ndef toss(n):\n"
+                "    return [random.random() for _ in range(n + 1)][-1] < 0.5\n",
+    "tests/test_coins.py": ("import pytest\nfrom coins import toss\n\n\n"
+                            f"@pytest.mark.parametrize('n', range({COINS}))\n"
+                            "def test_heads(n):\n    assert toss(n)\n"),
+}
+
+
+def test_a_plugin_that_draws_a_seed_per_run_draws_the_same_in_every_check(
+        tmp_path, docker_client, sandbox_image):
+    """pytest-randomly (declared by the project's tox env) shuffles the tests and seeds
+    ``random`` with a seed of its own, new for every run: each check then tosses other
+    coins, and an identical candidate fails other tests than its baseline. Every check of
+    a repository gets the same seed."""
+    repo = tmp_path / "coins"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "coins 1.0", SEEDED)
+    snap = load_repo(repo)
+    with make_sandbox("pool", sandbox_config(snap, docker_client), docker_client,
+                      size=1) as sb:
+        base = sb.check(snap.workspace())
+        assert differences(sb, snap, "coins.py", baseline=base) == []
+    tossed = outcomes(base)
+    # the plugin ran, and seeded: the n-th draw of one seed, heads for some n, tails for others
+    assert len(tossed) == COINS and set(tossed.values()) == {"passed", "failed"}, \
+        base.output[-2000:]
