@@ -41,6 +41,16 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _seconds(value: Any) -> float:
+    """A JUnit ``time`` attribute as seconds; anything else (missing, negative, not a
+    number, infinite) is 0: the times only steer which tests a quick check runs."""
+    try:
+        got = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return round(got, 4) if 0 <= got < 1e7 else 0.0
+
+
 def parse_ruff(raw: str, workdir: str) -> LintReport:
     """Parse ``ruff check --output-format json``."""
     if not raw.strip():
@@ -120,6 +130,7 @@ def parse_junit(raw: str, files: Collection[str] = ()) -> TestReport:
             outcome=outcome,
             message=trim(message, MESSAGE_CHARS, 0),
             traceback=trim(tb, TRACEBACK_HEAD, TRACEBACK_TAIL),
+            duration_s=_seconds(el.get("time")),
         ))
     counts = {k: sum(c.outcome == k for c in cases) for k in ("passed", "failed", "error",
                                                              "skipped")}
