@@ -346,7 +346,9 @@ def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
     ``select``: a quick check of only these test files (after ``--``). pytest's own
     deprecation warnings are ignored: they concern the check's pytest, which may be newer
     than the one the project pins, and a project's ``filterwarnings = error`` would turn
-    them into errors its own CI never sees (after the project's filters, so this wins)."""
+    them into errors its own CI never sees (after the project's filters, so this wins).
+    Output is captured as pytest does by default (no ``-s``): a suite may rely on it
+    (structlog's closes ``sys.stdout``)."""
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
     extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
     for name in plugins:
@@ -354,7 +356,7 @@ def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
     paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
-            "--color=no", "-s", *paths]
+            "--color=no", *paths]
 
 
 def ruff_args(manifest: dict, lint_paths: list[str]) -> list[str]:

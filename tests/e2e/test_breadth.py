@@ -9,8 +9,9 @@ with the same outcomes.
 the root, a flat package, and pluggy, which pytest itself depends on: the shadowing case);
 ``CODEMEND_BREADTH=all`` runs every project of ``repo_projects.BREADTH`` (about an hour on a
 loaded machine), as does ``bench/run.py breadth``, which records the table in
-bench/RESULTS.md. A project in ``breadth.KNOWN`` is expected
-wrong for the reason given there (strict: it fails loudly once it is right)."""
+bench/RESULTS.md; ``CODEMEND_BREADTH=parso,jsonschema`` runs the projects named. A project
+in ``breadth.KNOWN`` is expected wrong for the reason given there (strict: it fails loudly
+once it is right)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from repo_projects import BREADTH
 pytestmark = pytest.mark.docker
 
 CI_SUBSET = ("six", "inflection", "pluggy")
-NAMES = sorted(BREADTH) if os.environ.get("CODEMEND_BREADTH") == "all" else CI_SUBSET
+CHOSEN = os.environ.get("CODEMEND_BREADTH", "")
+NAMES = sorted(BREADTH) if CHOSEN == "all" else tuple(
+    n.strip() for n in CHOSEN.split(",") if n.strip()) or CI_SUBSET
 
 
 @pytest.mark.timeout(1800)

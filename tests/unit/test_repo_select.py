@@ -187,6 +187,32 @@ def test_a_regression_outside_the_quick_check_is_caught_by_the_whole_suite():
     assert "tests/test_text.py::test_3" in judged.message
 
 
+def test_a_failure_only_a_part_of_the_suite_has_is_judged_on_the_whole_suite():
+    """A test passing in the whole suite fails when only a part of it runs (structlog: a
+    module-level side effect of a test module the quick check left out): the candidate
+    whose targets pass is verified on the whole suite, not refused."""
+    only_in_part = "tests/test_units.py::test_5"
+
+    class PartSandbox(Sandbox):
+        def check(self, workspace, timeout_s):
+            got = super().check(workspace, timeout_s)
+            if not workspace.select:
+                return got
+            return report({c.id: "failed" if c.id == only_in_part else c.outcome
+                           for c in got.tests.cases})
+
+    task = RepoTask(root="/repo", base_id="b", targets=[TARGET])
+    info = TaskInfo(name="r", prompt="", solution_files=[], tests={}, kind="repo", repo=task)
+    state = RunState(run_id="r1", task=info, model="m", files=FIX)
+    bases = SimpleNamespace(snapshot=lambda _: SNAP, baseline=lambda _: BASELINE)
+    sandbox = PartSandbox(suite())
+    deps = SimpleNamespace(repo_bases=bases, sandbox=sandbox)
+    kind = RepoKind()
+    judged = kind.judge(state, deps, sandbox.check(kind.workspace(state, deps), 10))
+    assert sandbox.seen[:2] == [["tests/test_geo.py", "tests/test_units.py"], []]
+    assert judged.verdict == "pass", judged.message
+
+
 def test_restrict_keeps_the_chosen_files_cases():
     cut = restrict(BASELINE, ["tests/test_units.py"])
     assert {c.id.split("::")[0] for c in cut.tests.cases} == {"tests/test_units.py"}
