@@ -330,10 +330,11 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
             "--tb=short", "-q", "--no-summary", "--color=no", "-s", "--", *paths]
 
 
-SEEDED_PLUGINS = {"randomly": ("--randomly-seed=1",)}
+SEEDED_PLUGINS = {"randomly": ("--randomly-seed=1",), "hypothesispytest": ("--hypothesis-seed=1",)}
 """Plugins that draw a new random seed for every run (pytest-randomly shuffles the tests and
-seeds ``random`` before each), and the option that fixes it: every check of a repository,
-baseline and candidates, runs its tests in the same order with the same draws."""
+seeds ``random`` before each; hypothesis draws each test's examples), and the option that
+fixes it: every check of a repository, baseline and candidates, runs its tests in the same
+order with the same draws."""
 
 
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
