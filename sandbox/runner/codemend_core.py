@@ -337,6 +337,14 @@ fixes it: every check of a repository, baseline and candidates, runs its tests i
 order with the same draws."""
 
 
+def enabled_plugins(own: dict | None, repo: dict) -> list[str]:
+    """The environment's plugins less those the project turns off: ``-p no:NAME`` blocks
+    NAME and ``pytest_NAME``, and a later ``-p NAME`` would unblock it."""
+    off = {str(n) for n in repo.get("disabled_plugins") or []}
+    return [p for p in (own or {}).get("plugins", [])
+            if p not in off and not (p.startswith("pytest_") and p[7:] in off)]
+
+
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
                      select: list[str] | None = None, plugins: Sequence[str] = ()) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
@@ -396,7 +404,7 @@ def check(manifest: dict, workdir: str, token: str, started: float,
         args = repo_pytest_args(workdir, junit_path, [str(p) for p in repo.get("python_paths")
                                                       or []], [str(p) for p in repo.get("select")
                                                                or []],
-                                 (own or {}).get("plugins", []))
+                                 enabled_plugins(own, repo))
         # plugins only by name (-p), never from a *.dist-info or egg-info in the work tree
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         if own is not None:  # the project's own environment: a fresh interpreter of it

@@ -166,3 +166,27 @@ def test_a_plugin_that_draws_a_seed_per_run_draws_the_same_in_every_check(
         base = sb.check(snap.workspace())
         assert differences(sb, snap, "coins.py", baseline=base) == []
     assert len(outcomes(base)) == COINS, base.output[-2000:]
+
+
+def test_a_plugin_the_project_turns_off_stays_off(tmp_path, docker_client, sandbox_image):
+    """``-p no:randomly`` in the project's addopts: its CI never loads pytest-randomly,
+    though its tox env installs it; every check runs without it too (naming the
+    environment's plugins with ``-p`` after the project's options turned it back on)."""
+    repo = tmp_path / "off"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "off 1.0", {
+        "pyproject.toml": SETUP + '\n[tool.pytest.ini_options]\naddopts = "-p no:randomly"\n',
+        "tox.ini": "[testenv]\ndeps =\n    pytest-randomly\n    hypothesis\ncommands = pytest\n",
+        "coins.py": "HEADS = True\n",
+        "tests/test_plugins.py": (
+            "def test_randomly_is_off(pytestconfig):\n"
+            "    assert not pytestconfig.pluginmanager.has_plugin('randomly')\n\n\n"
+            "def test_an_environment_plugin_is_on(pytestconfig):\n"
+            "    assert pytestconfig.pluginmanager.has_plugin('hypothesispytest')\n")})
+    snap = load_repo(repo)
+    with make_sandbox("cold", sandbox_config(snap, docker_client), docker_client) as sb:
+        report = sb.check(snap.workspace())
+    assert outcomes(report) == {"tests/test_plugins.py::test_randomly_is_off": "passed",
+                                "tests/test_plugins.py::test_an_environment_plugin_is_on":
+                                    "passed"}, report.output[-2000:]
