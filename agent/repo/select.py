@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
-from codemend.agent.repo.baseline import STOPPED
 from codemend.agent.repo.layout import words
 from codemend.agent.repo.repomap import imported_modules, module_index, resolve
 from codemend.agent.repo.snapshot import RepoSnapshot
@@ -108,17 +107,6 @@ def selection(snap: RepoSnapshot, overlay: Mapping[str, str], targets: list[str]
         chosen.append(path)
         used += cost[path]
     return None if used >= MOST * whole else sorted(chosen)
-
-
-def decisive(quick: CheckReport, targets: list[str]) -> bool:
-    """Whether a failing quick check stands without the whole suite: a target is still not
-    passing in it, or it did not run to its end. Any other failure (a test outside the
-    targets) may come of running only part of the suite (a test that passes only after
-    others have run), so the whole suite decides."""
-    if quick.verdict in (*STOPPED, "infra_error"):
-        return True
-    now = {c.id: c.outcome for c in quick.tests.cases}
-    return any(now.get(t) != "passed" for t in targets)
 
 
 def restrict(report: CheckReport, paths: list[str]) -> CheckReport:
