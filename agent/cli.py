@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                    "functions, classes or methods the code had (listed in the report)")
     f.add_argument("--require-coverage", action="store_true", help="refuse a fix whose "
                    "changed executable lines no target test runs (diff coverage)")
+    f.add_argument("--check-timeout", type=float, metavar="SECONDS", help="time limit of one "
+                   "run of the repository's tests in the sandbox (default 300)")
     f.add_argument("--context-tokens", type=int, help="prompt budget in tokens (default 5000, "
                    "for an 8k-context model)")
     f.add_argument("--run-id")
@@ -86,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--commit", action="store_true",
                     help="commit what you choose to write to the work tree (git)")
     rp.add_argument("--max-iterations", type=int)
+    rp.add_argument("--check-timeout", type=float, metavar="SECONDS", help="a repository: "
+                    "time limit of one run of its tests in the sandbox (default 300)")
     rp.add_argument("--run-id")
     model_flags(rp, batch=False)
 

@@ -30,7 +30,8 @@ def settings_from(flags: Mapping[str, Any], **extra: Any) -> Settings:
     """A command's settings from its flags (``vars(args)``), then ``CODEMEND_*``, then
     ``[tool.codemend]``, then defaults (``load_settings``)."""
     given = {k: flags.get(k) for k in ("model", "fallback_model", "base_url", "temperature",
-                                       "seed", "max_iterations", "state_dir", "sandbox")}
+                                       "seed", "max_iterations", "state_dir", "sandbox",
+                                       "check_timeout")}
     return load_settings({**given, **extra})
 
 

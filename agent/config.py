@@ -36,6 +36,9 @@ class Settings(BaseModel):
     """pool: warm hardened containers (fast); cold: a new container per check."""
     pool_size: int = Field(default=2, ge=1, le=32)
     """Containers the pool keeps ready."""
+    check_timeout: float | None = Field(None, gt=0, le=3600, allow_inf_nan=False)
+    """Seconds one check of a repository's suite may run (``fix``, ``repair``: the baseline,
+    each candidate, the whole suite that verifies it); 300 when unset."""
 
 
 ENV_PREFIX = "CODEMEND_"
@@ -76,6 +79,11 @@ def load_settings(flags: dict[str, Any], cwd: Path | None = None) -> Settings:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "settings"
+            if where == "flags":  # as the user typed it: --check-timeout 0
+                flag = "--" + field.replace("_", "-")
+                given = layer.get(field, "")
+                given = f"{given:g}" if isinstance(given, float) else given
+                raise BadInput(f"{flag} {given}: {err['msg']}") from None
             label = ENV_PREFIX + field.upper() if where == "environment" else field
             raise BadInput(f"{where}: {label}: {err['msg']}") from None
     return Settings.model_validate(merged)

@@ -48,12 +48,13 @@ def inside(root: Path, other: Path) -> str | None:
 
 
 
-def repo_sandbox(settings: Settings, stack: ExitStack, console: Console, snap: RepoSnapshot
-                 ) -> tuple[Any, float]:
+def repo_sandbox(settings: Settings, stack: ExitStack, console: Console, snap: RepoSnapshot,
+                 timeout_s: float | None = None) -> tuple[Any, float]:
     """The sandbox for a repository: its environment image (dependencies installed, built
     once per set of declarations) and room for its files; one warm container is enough,
-    since a repository run checks one candidate at a time. Returns it and its timeout."""
-    from codemend.agent.repo.environment import sandbox_config
+    since a repository run checks one candidate at a time. Returns it and its timeout
+    (``timeout_s``, else ``settings.check_timeout``, else the repository default)."""
+    from codemend.agent.repo.environment import repo_defaults, sandbox_config
     from codemend.sandbox.docker_io import connect
     from codemend.sandbox.factory import make_sandbox
 
@@ -61,7 +62,8 @@ def repo_sandbox(settings: Settings, stack: ExitStack, console: Console, snap: R
         console.print(f"[dim]{escape(message)}[/]")
 
     client = connect()
-    cfg = sandbox_config(snap, client, progress=say)
+    cfg = sandbox_config(snap, client, progress=say,
+                         base=repo_defaults(timeout_s or settings.check_timeout))
     sb = make_sandbox(settings.sandbox, cfg, client, progress=say, size=1)
     stack.callback(sb.close)
     return sb, cfg.timeout_s
@@ -69,9 +71,10 @@ def repo_sandbox(settings: Settings, stack: ExitStack, console: Console, snap: R
 
 def resume_sandbox(settings: Settings, stack: ExitStack, console: Console, store: RunStore,
                    task: Any) -> Any:
-    """``codemend resume`` of a repository run: the same sandbox as its start."""
-    return repo_sandbox(settings, stack, console,
-                        store.bases().snapshot(task.repo.base_id))[0]
+    """``codemend resume`` of a repository run: the same sandbox as its start (its check
+    time limit too)."""
+    return repo_sandbox(settings, stack, console, store.bases().snapshot(task.repo.base_id),
+                        task.check_timeout_s)[0]
 
 
 def edited_overlay(path: Path, task: Any, store: RunStore) -> dict[str, str]:

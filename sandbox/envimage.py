@@ -14,7 +14,8 @@ pytest is pinned to the check image's version (unless the project is pytest). Th
 project is installed editable (``pip install -e``, as its CI does) from a copy of its
 files at ``/work/repo`` (``WORKDIR``), the fixed path where every check unpacks its work
 tree: its metadata, version, entry points and console scripts are there, its code is the
-work tree's. A version from git tags is given as ``PRETEND`` overrides and a PKG-INFO.
+work tree's; pip is in it, as in any virtual environment (``python -m pip show NAME``).
+A version from git tags is given as ``PRETEND`` overrides and a PKG-INFO.
 ``envfinish.py`` records the environment's pytest plugins and the files the install
 generated (``/opt/project/codemend-env.json``), which the runner reads.
 
@@ -76,7 +77,7 @@ RUN set -eu; \\
     pip_whl=$(ls /tmp/wheels/pip-*.whl | head -n 1); \\
     cd /work/repo; \\
     env %(pretend)s /opt/project/bin/python "$pip_whl/pip" install --no-cache-dir \\
-        --disable-pip-version-check --no-warn-script-location %(index)s \\
+        --disable-pip-version-check --no-warn-script-location %(index)s "$pip_whl" \\
         -r /tmp/codemend-env/requirements.txt -c /tmp/codemend-env/constraints.txt %(editable)s; \\
     /opt/project/bin/python -I /tmp/codemend-env/envfinish.py; \\
     cd /; rm -rf /tmp/wheels /tmp/codemend-env /work/repo; mkdir -p /work; \\

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from typing import Any
 
 from codemend.sandbox.report import Finding, LintReport, Outcome, TestCase, TestReport
@@ -40,6 +41,16 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _seconds(value: Any) -> float:
+    """A JUnit ``time`` attribute as seconds; anything else (missing, negative, not a
+    number, infinite) is 0: the times only steer which tests a quick check runs."""
+    try:
+        got = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return round(got, 4) if 0 <= got < 1e7 else 0.0
+
+
 def parse_ruff(raw: str, workdir: str) -> LintReport:
     """Parse ``ruff check --output-format json``."""
     if not raw.strip():
@@ -68,21 +79,33 @@ def parse_ruff(raw: str, workdir: str) -> LintReport:
     return LintReport(ok=not findings, findings=findings)
 
 
-def _case_id(el: ET.Element) -> str:
+def _case_id(el: ET.Element, files: Collection[str] = ()) -> str:
+    """pytest's node id of a ``<testcase>``. ``file`` names where the test function is
+    defined, which is not always the module that collected it (jsonschema's suite builds
+    its test classes in one module from functions of another): then the module comes from
+    ``classname``, the longest dotted prefix that is one of ``files``."""
     name = el.get("name", "")
     file = el.get("file", "")
     classname = el.get("classname", "")
     if file:
         module = file[:-3].replace("/", ".") if file.endswith(".py") else file
-        cls = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
-        return "::".join(p for p in (file, cls, name) if p)
+        if classname.startswith(module + ".") or classname == module or not files:
+            cls = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
+            return "::".join(p for p in (file, cls, name) if p)
+        parts = classname.split(".")
+        for cut in range(len(parts), 0, -1):
+            path = "/".join(parts[:cut]) + ".py"
+            if path in files:
+                return "::".join([path, *parts[cut:], name])
+        return f"{file}::{name}"
     if classname:
         return f"{classname.replace('.', '/')}.py::{name}"
     return name
 
 
-def parse_junit(raw: str) -> TestReport:
-    """Parse a pytest JUnit XML report (xunit1 or xunit2)."""
+def parse_junit(raw: str, files: Collection[str] = ()) -> TestReport:
+    """Parse a pytest JUnit XML report (xunit1 or xunit2). ``files``: the work tree's
+    files, to name a test collected in another module than the one defining it."""
     if not raw.strip():
         return TestReport(ok=False, error="pytest wrote an empty JUnit report")
     try:
@@ -103,10 +126,11 @@ def parse_junit(raw: str) -> TestReport:
                 tb = child.text or ""
                 break
         cases.append(TestCase(
-            id=_case_id(el)[:500],
+            id=_case_id(el, files)[:500],
             outcome=outcome,
             message=trim(message, MESSAGE_CHARS, 0),
             traceback=trim(tb, TRACEBACK_HEAD, TRACEBACK_TAIL),
+            duration_s=_seconds(el.get("time")),
         ))
     counts = {k: sum(c.outcome == k for c in cases) for k in ("passed", "failed", "error",
                                                              "skipped")}

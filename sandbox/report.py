@@ -58,6 +58,10 @@ class TestCase(Clean):
     outcome: Outcome
     message: str = ""
     traceback: str = ""
+    duration_s: float = 0.0
+    """The case's setup, call and teardown (JUnit ``time``); 0 when the report had none.
+    Written inside the sandbox, so it only steers which tests a quick check runs
+    (agent/repo/select.py), never a verdict."""
 
 
 class TestReport(Clean):

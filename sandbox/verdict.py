@@ -59,13 +59,22 @@ def _infra_message(facts: RunFacts, doc: dict | None) -> str:
     return f"the sandbox runner sent no report ({why}). {tail}".strip()
 
 
+def _files(doc: dict) -> frozenset[str]:
+    """The work tree's files, as the runner's inventory lists them before the tests run."""
+    inv = _dict(doc.get("inventory"))
+    tests, solution = inv.get("tests"), inv.get("solution_files")
+    names = [*(tests if isinstance(tests, dict) else ()),
+             *(solution if isinstance(solution, list) else ())]
+    return frozenset(n for n in names if isinstance(n, str))
+
+
 def _tests(doc: dict) -> tuple[TestReport, bool]:
     """The test report from the JUnit XML, checked against pytest's exit code."""
     junit, pytest = _dict(doc.get("junit")), _dict(doc.get("pytest"))
     present = bool(junit.get("present"))
     if present:
         data = junit.get("data")
-        tests = parse_junit(data if isinstance(data, str) else "")
+        tests = parse_junit(data if isinstance(data, str) else "", _files(doc))
         if junit.get("truncated"):
             tests.ok = False
             tests.error = "the JUnit report was larger than the sandbox reads"

@@ -12,9 +12,12 @@ tagged with its version, as upstream does), ``judge(project, workdir)``:
    with exactly those ids as targets;
 3. the candidate that restores the line is the released tree, so its final check must
    count what the as-released baseline counted (passed, failed, errors, skipped,
-   collected): an identical candidate is checked as the baseline was.
+   collected): an identical candidate is checked as the baseline was;
+4. by ids (tests/repo_identity.py): a candidate identical to the buggy commit, built as
+   the fix loop builds one, collects exactly the ids of that commit's baseline, with the
+   same outcomes (one pooled container for both, as the fix loop has).
 
-``Row.right`` holds when all three do. Used by tests/e2e/test_breadth.py (a CI subset, and
+``Row.right`` holds when all four do. Used by tests/e2e/test_breadth.py (a CI subset, and
 the whole set on demand) and ``bench/run.py breadth`` (the table in bench/RESULTS.md).
 """
 
@@ -29,6 +32,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
+from codemend.agent.repo.environment import sandbox_config
+from codemend.agent.repo.snapshot import load_repo
+from codemend.sandbox.factory import make_sandbox
+from repo_identity import differences
 from repo_projects import Project, cache_dir, commit_bug, git, make_repo
 
 HOST_TIMEOUT_S = 1800
@@ -130,8 +138,23 @@ def oracle(project: Project) -> str:
             f"<<<<<<< SEARCH\n{bug.new}\n=======\n{bug.old}\n>>>>>>> REPLACE\n")
 
 
+def same_ids(repo: Path, project: Project) -> list[str]:
+    """Check 4 on the buggy commit of ``repo``: a note per way it fails (none: it holds)."""
+    client = docker.from_env(timeout=120)
+    try:
+        snap = load_repo(repo)
+        with make_sandbox("pool", sandbox_config(snap, client), client, size=1) as sb:
+            diff = differences(sb, snap, project.bug.path)
+    except Exception as exc:  # noqa: BLE001 - the row says why, the table goes on
+        return [f"identity by ids not checked: {type(exc).__name__}: {str(exc)[:200]}"]
+    finally:
+        client.close()
+    return [f"identical candidate checked differently ({len(diff)} id(s)): "
+            + "; ".join(diff[:3])] if diff else []
+
+
 def judge(project: Project, work: Path) -> Row:
-    """Run the three checks on one project (see the module's docstring)."""
+    """Run the four checks on one project (see the module's docstring)."""
     start = time.monotonic()
     work.mkdir(parents=True, exist_ok=True)
     repo = make_repo(project, work / "src")
@@ -166,6 +189,7 @@ def judge(project: Project, work: Path) -> Row:
         b = {k: fixed["final"][k] for k in COUNTS}
         if a != b:
             notes.append(f"identical candidate counted differently: baseline {a}, final {b}")
+    notes += same_ids(repo, project)
     got = f"{clean['status']}; {fixed['status']}, {len(targets)} target(s)"
     return Row(project=f"{project.name} {project.version}",
                expected=f"clean; fixed, {len(truth)} target(s)", got=got, right=not notes,
@@ -179,4 +203,4 @@ def repo_at(work: Path) -> Path:
     return next(p for p in (work / "src").iterdir() if (p / ".git").is_dir())
 
 
-__all__ = ["Row", "judge", "host_failing", "codemend_fix", "repo_at", "git"]
+__all__ = ["Row", "judge", "same_ids", "host_failing", "codemend_fix", "repo_at", "git"]

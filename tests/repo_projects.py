@@ -146,15 +146,18 @@ BREADTH = {
         deps=("attrs", "jsonschema-specifications", "referencing", "rpds-py"),
         features=("tests inside the package", "noxfile", "hatch-vcs",
                   "runtime dependencies")),
-    "zipp": Project("zipp", "3.20.2", "flat", 0, Bug(
-        "zipp/__init__.py", "        parent_at = posixpath.dirname(self.at.rstrip('/'))",
-        "        parent_at = posixpath.basename(self.at.rstrip('/'))"),
-        host=(".[test]",), features=("pytest.ini", "doctests", "--import-mode importlib",
-                                     "setuptools-scm")),
-    "attrs": Project("attrs", "24.2.0", "src", 0, Bug(
-        "src/attr/_make.py", "    return attrib_name in cls.__dict__",
-        "    return attrib_name not in cls.__dict__"),
-        host=(".[tests]",), features=("hatch-vcs", "self-referencing extra", "hypothesis")),
+    "parso": Project("parso", "0.8.4", "flat", 0, Bug(
+        "parso/utils.py",
+        "        if string.endswith('\\n') or string.endswith('\\r') or string == '':",
+        "        if string.endswith('\\n') or string.endswith('\\r'):"),
+        host=(".[testing]",), features=("pytest.ini", "doctests", "testpaths",
+                                        "test/ folder", "usefixtures")),
+    "structlog": Project("structlog", "26.1.0", "src", 0, Bug(
+        "src/structlog/_log_levels.py", '    if method_name == "exception":',
+        '    if method_name == "exceptions":'),
+        host=("pytest-asyncio>=0.17", "pytest-randomly", "simplejson", "time-machine>=2.14.1"),
+        features=("hatch-vcs", "dependency groups (include-group)", "--import-mode=importlib",
+                  "pytest-asyncio", "pytest-randomly")),
 }
 """The breadth set (tests/breadth.py, bench/run.py breadth): PROJECTS and more."""
 

@@ -19,6 +19,12 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 REPO_DEFAULTS = {"timeout_s": 300.0, "memory_mb": 1024, "pids_limit": 256, "tmpfs_mb": 128}
 """A project's whole suite needs more than one spec task's tests."""
+
+
+def repo_defaults(timeout_s: float | None = None) -> SandboxConfig:
+    """The repository defaults, with the user's limit for one check (``--check-timeout``,
+    ``Settings.check_timeout``) when given."""
+    return SandboxConfig(**{**REPO_DEFAULTS, **({"timeout_s": timeout_s} if timeout_s else {})})
 _PYTHONS: dict[str, str] = {}
 
 
@@ -64,7 +70,7 @@ def sandbox_config(snapshot: RepoSnapshot, client: docker.DockerClient, *,
     declarations, see sandbox/envimage.py) and a /work that fits. A Python the project
     excludes is BadInput (exit 2); an undeclarable dependency or a build that needs a
     compiler is ImageBuildError (exit 4) naming it."""
-    cfg = base or SandboxConfig(**REPO_DEFAULTS)
+    cfg = base or repo_defaults()
     check = cfg.image or ensure_image(client, progress=progress)
     check_python(snapshot, image_python(client, check))
     image = ensure_env_image(client, read_declarations(snapshot.files).requirements,

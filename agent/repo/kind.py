@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codemend.agent.extract import FormatError
+from codemend.agent.repo.baseline import FAILING, STOPPED, outcomes, suite_broken
 from codemend.agent.repo.context import build_messages
 from codemend.agent.repo.coverage import covered
 from codemend.agent.repo.edits import apply_edits
@@ -18,7 +19,7 @@ from codemend.agent.repo.snapshot import RepoSnapshot
 from codemend.agent.repo.store import RepoBases
 from codemend.agent.repo.verify import changed_lines, verify
 from codemend.agent.repo.workspace import pristine, protected_reason
-from codemend.agent.repotask import RepoTask
+from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.sandbox.report import CheckReport
 from codemend.sandbox.retry import checked
 from codemend.sandbox.source import split_lines
@@ -82,12 +83,15 @@ class RepoKind:
 
     def judge(self, state: RunState, deps: Any, report: CheckReport) -> CheckReport:
         """Verified against the baseline; a quick check that passes is followed by the
-        whole suite, whose verdict is the one kept."""
+        whole suite, whose verdict is the one kept. So is one whose targets pass but that
+        fails otherwise: a test that passes in the whole suite may fail in a part of it
+        (structlog's ``process_name`` is ``MainProcess`` only once some other test module
+        has imported multiprocessing), so only the whole suite can call it a regression."""
         task, snap, baseline = _parts(state, deps)
         chosen = selection(snap, state.files, task.targets, baseline)
         if chosen:
             quick = verify(report, restrict(baseline, chosen), task, snap, state.files)
-            if quick.verdict != "pass":
+            if quick.verdict != "pass" and _targets_fail(report, task.targets):
                 note = f"a quick check of the {len(chosen)} test file(s) the change can reach"
                 return quick.model_copy(update={"message": "; ".join(
                     m for m in (quick.message, note) if m)})
@@ -109,6 +113,14 @@ class RepoKind:
             if path in out:
                 out[path] = scoped(base.get(path), out[path], new)
         return {p: t for p, t in out.items() if base.get(p) != t}
+
+
+def _targets_fail(report: CheckReport, targets: list[str]) -> bool:
+    """A quick check's failure that no part of the suite can invent: a target still fails
+    (or the suite target's suite still breaks), or the check was stopped."""
+    got = outcomes(report)
+    return report.verdict in STOPPED or any(got.get(t) in FAILING for t in targets) or (
+        SUITE_TARGET in targets and suite_broken(report))
 
 
 def harness(snap: RepoSnapshot, task: RepoTask, overlay: dict[str, str]) -> Workspace:

@@ -10,7 +10,8 @@ import os
 import stat
 import threading
 
-WITNESS_CAP = 4 << 20
+WITNESS_CAP = 32 << 20
+"""About 100,000 tests' records (one per test, ids up to 300 characters)."""
 SOURCE_CAP = 2 << 20
 INVENTORY_CAP = 1 << 20  # test files larger than this are not inventoried (a lower bound)
 MAX_IDS = 5000

@@ -415,3 +415,10 @@ def test_ray_ships_repositories_and_a_failed_job_lets_the_running_one_finish(
     assert "1-broken" not in first
     assert first["2-slow"]["status"] == "solved", first  # it ran on, and was written
     assert f"{len(first)} of 3 runs are done and kept" in stderr
+
+
+def test_spread_interleaves_the_nodes_one_slot_per_cpu():
+    from codemend.agent.eval.ray_exec import spread
+
+    assert spread([("a", 2), ("b", 1), ("c", 3)]) == ["a", "b", "c", "a", "c", "c"]
+    assert spread([("a", 1)]) == ["a"]

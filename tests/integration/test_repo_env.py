@@ -95,7 +95,8 @@ def test_a_plugin_in_the_work_tree_never_loads_in_the_check_image(cold_repo, tmp
 def test_the_project_is_installed_with_its_version_from_its_git_tag(docker_client, tmp_path):
     """toolz takes its version from git (setuptools-git-versioning): without PKG-INFO and
     egg-info, as in its upstream repository, only the tag gives it. Its own ``test_has_version`` needs
-    the install; metadata, the editable link and a console script work as on the host."""
+    the install; metadata, the editable link, a console script, pip and pytest's output
+    capture work as on the host."""
     project = PROJECTS["toolz"]
     repo = make_repo(project, tmp_path)
     (repo / "PKG-INFO").unlink()  # sdist artefacts: the upstream repository has neither
@@ -119,7 +120,15 @@ def test_the_project_is_installed_with_its_version_from_its_git_tag(docker_clien
             "def test_console_script():\n"
             "    out = subprocess.run(['toolz-probe'], capture_output=True, text=True,\n"
             "                         check=True).stdout.split()\n"
-            f"    assert out == [{project.version!r}, toolz.__file__]\n"})
+            f"    assert out == [{project.version!r}, toolz.__file__]\n\n\n"
+            "def test_pip_shows_the_project():\n"
+            "    import sys\n"
+            "    out = subprocess.run([sys.executable, '-m', 'pip', 'show', 'toolz'],\n"
+            "                         capture_output=True, text=True, check=True).stdout\n"
+            f"    assert 'Version: {project.version}' in out\n\n\n"
+            "def test_output_is_captured_as_pytest_does_by_default():\n"
+            "    import sys\n"
+            "    assert sys.stdout is not sys.__stdout__\n"})
     snap = load_repo(repo)
     cfg = sandbox_config(snap, docker_client)
     with make_sandbox("cold", cfg, docker_client) as sb:
@@ -130,7 +139,13 @@ def test_the_project_is_installed_with_its_version_from_its_git_tag(docker_clien
     assert outcomes["toolz/tests/test_installed.py::test_metadata_and_editable_link"] == \
         "passed", why
     assert outcomes["toolz/tests/test_installed.py::test_console_script"] == "passed", why
-    assert r.tests.ok and r.tests.passed + r.tests.skipped == project.tests + 2, r.output
+    assert outcomes["toolz/tests/test_installed.py::test_pip_shows_the_project"] == \
+        "passed", why  # as in any venv (jsonschema's test_license runs `pip show`)
+    # pytest's own capture, as its CI runs it (structlog's suite closes sys.stdout: with
+    # capture off, pytest itself then fails)
+    assert outcomes["toolz/tests/test_installed.py::"
+                    "test_output_is_captured_as_pytest_does_by_default"] == "passed", why
+    assert r.tests.ok and r.tests.passed + r.tests.skipped == project.tests + 4, r.output
 
 
 def test_a_candidate_identical_to_the_baseline_is_checked_the_same(docker_client, ini):

@@ -42,3 +42,47 @@ def test_bad_pyproject(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.codemend]\nunknown = 1\n')
     with pytest.raises(BadInput, match="unknown"):
         load_settings({}, cwd=tmp_path)
+
+
+def repo_timeout(argv: list[str]) -> float:
+    """The check time limit a repository command's flags give its sandbox."""
+    from codemend.agent.cli import _parser
+    from codemend.agent.command_support import settings_from
+    from codemend.agent.repo.environment import repo_defaults
+
+    return repo_defaults(settings_from(vars(_parser().parse_args(argv))).check_timeout).timeout_s
+
+
+def test_the_repository_check_timeout_from_flag_environment_or_pyproject(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CODEMEND_CHECK_TIMEOUT", raising=False)
+    assert repo_timeout(["fix", "."]) == 300  # the repository default
+    assert repo_timeout(["fix", ".", "--check-timeout", "900"]) == 900
+    assert repo_timeout(["repair", ".", "--check-timeout", "45.5"]) == 45.5
+    (tmp_path / "pyproject.toml").write_text("[tool.codemend]\ncheck-timeout = 1800\n")
+    assert repo_timeout(["fix", "."]) == 1800
+    monkeypatch.setenv("CODEMEND_CHECK_TIMEOUT", "1200")
+    assert repo_timeout(["fix", "."]) == 1200
+    assert repo_timeout(["fix", ".", "--check-timeout", "60"]) == 60
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "3601", "inf", "nan"])
+def test_a_bad_check_timeout_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, value):
+    from codemend.agent.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CODEMEND_CHECK_TIMEOUT", raising=False)
+    assert main(["fix", str(tmp_path), "--check-timeout", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"codemend: --check-timeout {value}:"), err
+    with pytest.raises(BadInput, match=f"^--check-timeout {value}:"):  # repair's settings
+        repo_timeout(["repair", ".", "--check-timeout", value])
+
+
+def test_a_check_timeout_that_is_no_number_is_exit_2(capsys):
+    from codemend.agent.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["fix", ".", "--check-timeout", "soon"])
+    assert exc.value.code == 2 and "--check-timeout: invalid float value" in capsys.readouterr().err

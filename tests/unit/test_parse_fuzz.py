@@ -159,6 +159,16 @@ def test_parse_junit_counts_what_it_reads(cases):
     assert r.ok == ("" in kinds and "failure" not in kinds and "error" not in kinds)
 
 
+@given(st.one_of(st.floats(allow_nan=True),
+                 st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)))
+def test_parse_junit_keeps_each_case_time_or_zero(value):
+    r = parse_junit(f'<testsuite><testcase name="a" time="{ET_escape(str(value))}"/>'
+                    '<testcase name="b" time="0.25"/><testcase name="c"/></testsuite>')
+    assert [c.duration_s for c in r.cases][1:] == [0.25, 0.0]
+    got = r.cases[0].duration_s
+    assert got >= 0 and got != float("inf") and got == got  # never negative, inf or NaN
+
+
 def ET_escape(text: str) -> str:  # noqa: N802 - mirrors xml.sax.saxutils.escape
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))

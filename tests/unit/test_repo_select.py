@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from codemend.agent.repo.kind import RepoKind
-from codemend.agent.repo.select import reachable, restrict, selection
+from codemend.agent.repo.select import costs, reachable, restrict, selection
 from codemend.agent.repo.snapshot import from_files
 from codemend.agent.repotask import SUITE_TARGET, RepoTask
 from codemend.agent.state import RunState, TaskInfo
@@ -28,10 +28,12 @@ SIZES = {"tests/test_geo.py": 100, "tests/test_units.py": 100, "tests/test_text.
          "tests/test_more_text.py": 500}
 
 
-def report(outcomes: dict[str, str]) -> CheckReport:
-    cases = [TestCase(id=i, outcome=o) for i, o in outcomes.items()]
+def report(outcomes: dict[str, str], times: dict[str, float] | None = None,
+           duration_s: float = 1.0) -> CheckReport:
+    cases = [TestCase(id=i, outcome=o, duration_s=(times or {}).get(i.split("::")[0], 0.0))
+             for i, o in outcomes.items()]
     failed = sum(o == "failed" for o in outcomes.values())
-    return CheckReport(verdict="fail" if failed else "pass", duration_s=1.0,
+    return CheckReport(verdict="fail" if failed else "pass", duration_s=duration_s,
                        lint=LintReport(ok=True),
                        tests=TestReport(ok=not failed, passed=len(cases) - failed,
                                         failed=failed, cases=cases))
@@ -83,8 +85,63 @@ def test_a_quick_check_within_the_budget_keeps_the_targets_files():
                    TARGET: "failed"})
     chosen = selection(from_files(Path("/repo"), many, {}), FIX, [TARGET], base)
     assert chosen is not None and "tests/test_geo.py" in chosen
-    # 25% of 1,700 cases besides the target's file: 4 of the 7 files of 100 that reach it
-    assert len(chosen) == 5
+    # no times: a quarter of 1,701 cases, the target's file of 101 included, leaves room
+    # for 3 of the 7 files of 100 that reach it
+    assert len(chosen) == 4
+
+
+def timed(sizes: dict[str, tuple[int, float]], failing: str = TARGET, overhead: float = 0.0,
+          ) -> CheckReport:
+    """A baseline whose files have (cases, seconds per case), taking ``overhead`` seconds
+    more than its cases' times add up to."""
+    outcomes = {f"{p}::t{k}": "passed" for p, (n, _) in sizes.items() for k in range(n)}
+    times = {p: t for p, (_, t) in sizes.items()}
+    total = sum(n * t for n, t in sizes.values()) + overhead
+    return report({**outcomes, failing: "failed"}, times, total)
+
+
+UNITS = {**FILES, "tests/test_fast.py": "from pkg.units import scale\n"}
+
+
+def test_the_budget_is_a_share_of_the_suites_time_not_of_its_cases():
+    base = timed({"tests/test_geo.py": (100, 0.01), "tests/test_units.py": (50, 2.0),
+                  "tests/test_fast.py": (450, 0.01), "tests/test_text.py": (500, 0.3),
+                  "tests/test_more_text.py": (500, 0.3)})
+    # a quarter of 405.5 s: the target's file (1 s) and the 450 fast cases (4.5 s), not the
+    # 50 slow ones (100 s), though they are far fewer cases
+    assert selection(from_files(Path("/repo"), UNITS, {}), FIX, [TARGET], base) == [
+        "tests/test_fast.py", "tests/test_geo.py"]
+
+
+def test_nearest_first_then_cheapest_first_within_a_distance():
+    files = {**FILES, "tests/test_a.py": "from pkg.units import scale\n",
+             "tests/test_b.py": "from pkg.units import scale\n",
+             "tests/test_far.py": "from pkg.geo import area\n"}
+    sizes = {"tests/test_geo.py": (100, 0.01), "tests/test_a.py": (100, 0.31),
+             "tests/test_b.py": (100, 0.2), "tests/test_far.py": (100, 0.05),
+             "tests/test_text.py": (500, 0.3)}
+    base = timed(sizes)  # 207 s; a quarter: 51.75 s
+    snap = from_files(Path("/repo"), files, {})
+    # distance 1: b (20 s) before a (31 s), which no longer fits; distance 2: far (5 s)
+    assert selection(snap, FIX, [TARGET], base) == [
+        "tests/test_b.py", "tests/test_far.py", "tests/test_geo.py"]
+    # with room for everything near, the farther file still comes last
+    roomy = timed({**sizes, "tests/test_text.py": (500, 1.0)})
+    assert selection(snap, FIX, [TARGET], roomy) == [
+        "tests/test_a.py", "tests/test_b.py", "tests/test_far.py", "tests/test_geo.py"]
+
+
+def test_a_files_cost_carries_its_share_of_the_untimed_start_up_and_collection():
+    # 20 s of cases in a 100 s check: the 80 s left are spread over the 1,000 cases, so the
+    # 900 instant cases of a data file cost 72 s and the 100 slow ones 28 s
+    base = timed({"tests/test_data.py": (900, 0.0), "tests/test_geo.py": (100, 0.2)},
+                 failing="tests/test_geo.py::t0", overhead=80.0)
+    cost = costs(base)
+    assert round(cost["tests/test_data.py"], 6) == 72.0
+    assert round(sum(cost.values()), 6) == round(base.duration_s, 6)
+    # no durations at all (an old report): cases are counted
+    flat = report(suite(TARGET), duration_s=0.0)
+    assert costs(flat)["tests/test_text.py"] == 500
 
 
 class Sandbox:
@@ -124,10 +181,44 @@ def test_a_failing_quick_check_ends_there_and_says_so():
     assert judged.verdict == "fail" and "quick check of the 2 test file(s)" in judged.message
 
 
+def test_no_quick_check_when_a_targets_file_is_not_a_test_module():
+    # JUnit names the file of a decorator that wraps a test: not a path to run the test by
+    decorated = "pkg/geo.py::test_wrapped"
+    base = report({**suite(), decorated: "failed"})
+    assert selection(SNAP, FIX, [decorated], base) is None
+    assert selection(SNAP, FIX, [TARGET, decorated], base) is None
+
+
 def test_a_regression_outside_the_quick_check_is_caught_by_the_whole_suite():
     judged, seen = run(suite("tests/test_text.py::test_3"))
     assert seen[1] == [] and judged.verdict == "fail"
     assert "tests/test_text.py::test_3" in judged.message
+
+
+def test_a_failure_only_a_part_of_the_suite_has_is_judged_on_the_whole_suite():
+    """A test passing in the whole suite fails when only a part of it runs (structlog: a
+    module-level side effect of a test module the quick check left out): the candidate
+    whose targets pass is verified on the whole suite, not refused."""
+    only_in_part = "tests/test_units.py::test_5"
+
+    class PartSandbox(Sandbox):
+        def check(self, workspace, timeout_s):
+            got = super().check(workspace, timeout_s)
+            if not workspace.select:
+                return got
+            return report({c.id: "failed" if c.id == only_in_part else c.outcome
+                           for c in got.tests.cases})
+
+    task = RepoTask(root="/repo", base_id="b", targets=[TARGET])
+    info = TaskInfo(name="r", prompt="", solution_files=[], tests={}, kind="repo", repo=task)
+    state = RunState(run_id="r1", task=info, model="m", files=FIX)
+    bases = SimpleNamespace(snapshot=lambda _: SNAP, baseline=lambda _: BASELINE)
+    sandbox = PartSandbox(suite())
+    deps = SimpleNamespace(repo_bases=bases, sandbox=sandbox)
+    kind = RepoKind()
+    judged = kind.judge(state, deps, sandbox.check(kind.workspace(state, deps), 10))
+    assert sandbox.seen[:2] == [["tests/test_geo.py", "tests/test_units.py"], []]
+    assert judged.verdict == "pass", judged.message
 
 
 def test_restrict_keeps_the_chosen_files_cases():
