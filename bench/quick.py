@@ -12,7 +12,11 @@ committed to a git repository with a one-line bug on top. Two figures, side by s
 - ``fix_over_host``: ``codemend fix`` with the oracle reply (baseline twice, the quick
   check, the whole suite that verifies the candidate, the diff-coverage run), its
   environment image already built, against one run of the whole suite in a host venv
-  where the project is installed (``pytest -q``).
+  where the project is installed (``pytest -q``). Its check time limit is the bench's,
+  given as a user gives it (``check-timeout`` in ``[tool.codemend]``).
+
+The machine's load average is recorded before and after: the figures are only comparable
+at a similar load.
 """
 
 from __future__ import annotations
@@ -63,10 +67,9 @@ def _host_seconds(breadth, rp, repo: Path) -> float:
 
 def _sandbox_pair(repo: Path, rounds: int, timeout_s: float) -> dict:
     from codemend.agent.repo.baseline import FAILING
-    from codemend.agent.repo.environment import REPO_DEFAULTS, sandbox_config
-    from codemend.agent.repo.select import selection
+    from codemend.agent.repo.environment import repo_defaults, sandbox_config
+    from codemend.agent.repo.select import costs, selection
     from codemend.agent.repo.snapshot import load_repo
-    from codemend.sandbox.config import SandboxConfig
     from codemend.sandbox.docker_io import connect
     from codemend.sandbox.factory import make_sandbox
 
@@ -74,12 +77,12 @@ def _sandbox_pair(repo: Path, rounds: int, timeout_s: float) -> dict:
     snap = load_repo(repo)
     fix = {rp.BIG.bug.path: snap.files[rp.BIG.bug.path].replace(rp.BIG.bug.new, rp.BIG.bug.old)}
     client = connect()
-    base_cfg = SandboxConfig(**{**REPO_DEFAULTS, "timeout_s": timeout_s})
-    cfg = sandbox_config(snap, client, base=base_cfg, progress=say)
+    cfg = sandbox_config(snap, client, base=repo_defaults(timeout_s), progress=say)
     with make_sandbox("pool", cfg, client, size=1) as sb:
         base = sb.check(snap.workspace(), timeout_s=cfg.timeout_s)  # the baseline (once)
         targets = [c.id for c in base.tests.cases if c.outcome in FAILING]
         chosen = selection(snap, fix, targets, base)
+        cost = costs(base)
         if not chosen:
             raise BenchError(f"no quick check was chosen ({base.verdict}, targets "
                              f"{targets[:3]}, {base.message[:200]})")
@@ -95,6 +98,8 @@ def _sandbox_pair(repo: Path, rounds: int, timeout_s: float) -> dict:
                 times[name].append(time.monotonic() - start)
                 cases[name] = len(report.tests.cases)
     return {"targets": len(targets), "quick_files": len(chosen),
+            "baseline_s": round(base.duration_s, 2),
+            "quick_estimate": round(sum(cost[f] for f in chosen) / sum(cost.values()), 3),
             "quick_cases": cases["quick"], "whole_cases": cases["whole"],
             "quick_s": round(median(times["quick"]), 2),
             "whole_s": round(median(times["whole"]), 2)}
@@ -104,15 +109,18 @@ def run(rounds: int = 1, timeout_s: float = 1800.0, e2e: bool = True) -> tuple[d
     """``timeout_s``: the sandbox checks' limit here (a loaded machine needs more than the
     repository default); ``e2e``: also time ``codemend fix`` against a host run."""
     breadth, rp = _tests()
+    load_before = machine()
     with tempfile.TemporaryDirectory(prefix="codemend-quick-") as tmp:
         work = Path(tmp)
         repo = _repo(rp, work)
+        (work / "pyproject.toml").write_text(f"[tool.codemend]\ncheck-timeout = {timeout_s}\n")
         say("quick: sandbox checks, quick against whole ...")
         pair = _sandbox_pair(repo, rounds, timeout_s)
+        say(f"quick: {pair} ({machine()})")
         if not e2e:
             result = {"bench": "quick", "project": f"{rp.BIG.name} {rp.BIG.version}", **pair,
                       "quick_over_whole": round(pair["quick_s"] / pair["whole_s"], 3),
-                      "machine": machine()}
+                      "machine_before": load_before, "machine": machine()}
             return result, table([("sandbox: quick check", f"{pair['quick_s']:.1f} s",
                                    f"{pair['quick_files']} files, {pair['quick_cases']} tests"),
                                   ("sandbox: whole suite", f"{pair['whole_s']:.1f} s",
@@ -127,14 +135,16 @@ def run(rounds: int = 1, timeout_s: float = 1800.0, e2e: bool = True) -> tuple[d
         report = breadth.codemend_fix(repo, work, [breadth.oracle(rp.BIG)], "fix")
         fix_s = time.monotonic() - start
     if report.get("status") != "fixed":
+        why = [str(a.get("reason", ""))[:300] for a in report.get("attempts", [])]
         raise BenchError(f"codemend fix did not fix it: {report.get('status')} "
-                         f"{report.get('reason', '')[:300]}")
+                         f"{report.get('reason', '')[:300]} {why}; the pair: {pair}")
     final = report["final"]
     result = {"bench": "quick", "project": f"{rp.BIG.name} {rp.BIG.version}", **pair,
               "quick_over_whole": round(pair["quick_s"] / pair["whole_s"], 3),
               "host_s": round(host_s, 1), "fix_s": round(fix_s, 1),
               "fix_over_host": round(fix_s / host_s, 2),
-              "final_collected": final["collected"], "machine": machine()}
+              "final_collected": final["collected"], "machine_before": load_before,
+              "machine": machine()}
     rows = [("sandbox: quick check", f"{pair['quick_s']:.1f} s",
              f"{pair['quick_files']} files, {pair['quick_cases']} tests"),
             ("sandbox: whole suite", f"{pair['whole_s']:.1f} s", f"{pair['whole_cases']} tests"),

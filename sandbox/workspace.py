@@ -60,6 +60,9 @@ class Workspace(BaseModel):
     select: list[str] = Field(default_factory=list)
     """Repository mode: run only these test files (a quick check, agent/repo/select.py);
     empty: the project's own test paths."""
+    disabled_plugins: list[str] = Field(default_factory=list)
+    """Repository mode: plugins the project's options turn off (``-p no:NAME``); the runner
+    never names them with ``-p``."""
     coverage: dict[str, list[list[int]]] = Field(default_factory=dict)
     """Repository mode: measure these files' changed lines (``{path: [[first, last],
     ...]}``) with coverage.py during the test run (a fix's verifying run only)."""
@@ -91,6 +94,8 @@ class Workspace(BaseModel):
     def repo_meta(self) -> dict:
         meta = {"python_paths": self.python_paths, "ruff_settings": self.ruff_settings,
                 "tests": self.test_paths}
+        if self.disabled_plugins:
+            meta["disabled_plugins"] = self.disabled_plugins
         return {**meta, "select": self.select} if self.select else meta
 
     @property

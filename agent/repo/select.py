@@ -92,12 +92,12 @@ def selection(snap: RepoSnapshot, overlay: Mapping[str, str], targets: list[str]
     if any(snap.is_protected(p) or not p.endswith(".py") for p in overlay):
         return None
     cost = costs(baseline)
-    chosen = sorted({file_of(t) for t in targets if file_of(t) in cost})
-    if not chosen:
-        return None
     doctests = "--doctest-modules" in words(snap.pytest.options.get("addopts"))
-    near = reachable({**snap.files, **overlay}, sorted(overlay))
     tests = set(snap.test_modules) | (set(cost) if doctests else set())
+    chosen = sorted({file_of(t) for t in targets})
+    if not chosen or any(f not in tests or f not in cost for f in chosen):
+        return None  # a target's file is not a test module: JUnit named a decorator's file
+    near = reachable({**snap.files, **overlay}, sorted(overlay))
     whole = sum(cost.values())
     used = sum(cost[f] for f in chosen)
     for path in sorted((p for p in near if p in tests and p in cost and p not in chosen),

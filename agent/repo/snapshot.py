@@ -63,6 +63,15 @@ class RepoSnapshot:
         return own if "src" in own else [*own, "src"]
 
     @property
+    def disabled_plugins(self) -> list[str]:
+        """Plugins the project's own options turn off (``-p no:NAME`` in its addopts): the
+        sandbox never names them with ``-p``, which would turn them back on."""
+        args = layout.words(self.pytest.options.get("addopts"))
+        values = [b for a, b in zip(args, args[1:], strict=False) if a == "-p"]
+        values += [a[2:] for a in args if a.startswith("-pno:")]
+        return sorted({v[3:] for v in values if v.startswith("no:") and v[3:]})
+
+    @property
     def test_modules(self) -> list[str]:
         return [p for p in self.test_files if layout.is_test_module(p, self.pytest)]
 
@@ -92,7 +101,8 @@ class RepoSnapshot:
         tests = {p: t for p, t in text.items() if self.is_test_file(p)}
         return Workspace(mode="repo", files={p: t for p, t in text.items() if p not in tests},
                          tests=tests, binary=binary, python_paths=self.python_paths,
-                         ruff_settings=self.ruff_settings)
+                         ruff_settings=self.ruff_settings,
+                         disabled_plugins=self.disabled_plugins)
 
     @property
     def size_bytes(self) -> int:

@@ -330,12 +330,28 @@ def pytest_args(workdir: str, junit_path: str, test_paths: list[str]) -> list[st
             "--tb=short", "-q", "--no-summary", "--color=no", "-s", "--", *paths]
 
 
+SEEDED_PLUGINS = {"randomly": ("--randomly-seed=1",), "hypothesispytest": ("--hypothesis-seed=1",)}
+"""Plugins that draw a new random seed for every run (pytest-randomly shuffles the tests and
+seeds ``random`` before each; hypothesis draws each test's examples), and the option that
+fixes it: every check of a repository, baseline and candidates, runs its tests in the same
+order with the same draws."""
+
+
+def enabled_plugins(own: dict | None, repo: dict) -> list[str]:
+    """The environment's plugins less those the project turns off: ``-p no:NAME`` blocks
+    NAME and ``pytest_NAME``, and a later ``-p NAME`` would unblock it."""
+    off = {str(n) for n in repo.get("disabled_plugins") or []}
+    return [p for p in (own or {}).get("plugins", [])
+            if p not in off and not (p.startswith("pytest_") and p[7:] in off)]
+
+
 def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
                      select: list[str] | None = None, plugins: Sequence[str] = ()) -> list[str]:
     """Repository mode: the project's own settings and test paths (no ``-c``, no paths),
     with the report options the runner needs, ``src/`` on sys.path through pytest's
     ``pythonpath`` setting (applied after pytest has loaded, before the first conftest)
-    and its environment's plugins, named with ``-p`` (plugin autoload is off).
+    and its environment's plugins, named with ``-p`` (plugin autoload is off), with a
+    fixed seed for those that would draw one per run (``SEEDED_PLUGINS``).
     ``select``: a quick check of only these test files (after ``--``). pytest's own
     deprecation warnings are ignored: they concern the check's pytest, which may be newer
     than the one the project pins, and a project's ``filterwarnings = error`` would turn
@@ -345,7 +361,7 @@ def repo_pytest_args(workdir: str, junit_path: str, python_paths: list[str],
     extra = ["-o", "pythonpath=" + " ".join(python_paths)] if python_paths else []
     extra += ["-W", "ignore::pytest.PytestDeprecationWarning"]
     for name in plugins:
-        extra += ["-p", name]
+        extra += ["-p", name, *SEEDED_PLUGINS.get(name, ())]
     paths = ["--", *(f"./{p}" if p.startswith("-") else p for p in select)] if select else []
     return ["--rootdir", workdir, "-p", "no:cacheprovider", f"--junitxml={junit_path}",
             "-o", "junit_family=xunit1", *extra, "--tb=short", "-q", "--no-summary",
@@ -388,7 +404,7 @@ def check(manifest: dict, workdir: str, token: str, started: float,
         args = repo_pytest_args(workdir, junit_path, [str(p) for p in repo.get("python_paths")
                                                       or []], [str(p) for p in repo.get("select")
                                                                or []],
-                                 (own or {}).get("plugins", []))
+                                 enabled_plugins(own, repo))
         # plugins only by name (-p), never from a *.dist-info or egg-info in the work tree
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         if own is not None:  # the project's own environment: a fresh interpreter of it

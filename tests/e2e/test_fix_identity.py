@@ -120,3 +120,73 @@ def test_fix_is_judged_on_the_ids_its_baseline_gave(tiny, tmp_path, docker_clien
     assert (baseline["passed"], baseline["failed"], baseline["collected"]) == (3, 2, len(IDS))
     assert (final["passed"], final["failed"], final["errors"], final["collected"]) == \
         (len(IDS), 0, 0, len(IDS))
+
+
+
+COINS = 24
+SETUP = ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+         '[project]\nname = "coins"\nversion = "1.0"\n')
+SEEDED = {
+    # pytest-randomly shuffles the tests and seeds ``random`` before each one
+    "randomly": {
+        "tox.ini": "[testenv]\ndeps =\n    pytest\n    pytest-randomly\ncommands = pytest\n",
+        "coins.py": "import random\n\n\ndef toss(n):\n"
+                    "    return [random.random() for _ in range(n + 1)][-1] < 0.5\n",
+        "tests/test_coins.py": ("import pytest\nfrom coins import toss\n\n\n"
+                                f"@pytest.mark.parametrize('n', range({COINS}))\n"
+                                "def test_heads(n):\n    assert toss(n)\n"),
+    },
+    # hypothesis draws its examples from a seed of its own per test
+    "hypothesis": {
+        "tox.ini": "[testenv]\ndeps =\n    pytest\n    hypothesis\ncommands = pytest\n",
+        "coins.py": "def heads(x):\n    return x % 2 == 1\n",
+        "tests/test_coins.py": (
+            "import pytest\nfrom coins import heads\nfrom hypothesis import Phase, given, settings\n"
+            "from hypothesis import strategies as st\n\n\n"
+            f"@pytest.mark.parametrize('n', range({COINS}))\n"
+            "@settings(max_examples=2, database=None, phases=[Phase.generate], deadline=None)\n"
+            "@given(x=st.integers(1, 2**32))\ndef test_heads(n, x):\n    assert heads(x)\n"),
+    },
+}
+
+
+@pytest.mark.parametrize("plugin", sorted(SEEDED))
+def test_a_plugin_that_draws_a_seed_per_run_draws_the_same_in_every_check(
+        plugin, tmp_path, docker_client, sandbox_image):
+    """A plugin the project's tox env declares draws a random seed of its own for every
+    run: each check then tosses other coins, and an identical candidate fails other tests
+    than its baseline (about half of them). Every check of a repository gets one seed."""
+    repo = tmp_path / "coins"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "coins 1.0", {"pyproject.toml": SETUP, **SEEDED[plugin]})
+    snap = load_repo(repo)
+    with make_sandbox("pool", sandbox_config(snap, docker_client), docker_client,
+                      size=1) as sb:
+        base = sb.check(snap.workspace())
+        assert differences(sb, snap, "coins.py", baseline=base) == []
+    assert len(outcomes(base)) == COINS, base.output[-2000:]
+
+
+def test_a_plugin_the_project_turns_off_stays_off(tmp_path, docker_client, sandbox_image):
+    """``-p no:randomly`` in the project's addopts: its CI never loads pytest-randomly,
+    though its tox env installs it; every check runs without it too (naming the
+    environment's plugins with ``-p`` after the project's options turned it back on)."""
+    repo = tmp_path / "off"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, "off 1.0", {
+        "pyproject.toml": SETUP + '\n[tool.pytest.ini_options]\naddopts = "-p no:randomly"\n',
+        "tox.ini": "[testenv]\ndeps =\n    pytest-randomly\n    hypothesis\ncommands = pytest\n",
+        "coins.py": "HEADS = True\n",
+        "tests/test_plugins.py": (
+            "def test_randomly_is_off(pytestconfig):\n"
+            "    assert not pytestconfig.pluginmanager.has_plugin('randomly')\n\n\n"
+            "def test_an_environment_plugin_is_on(pytestconfig):\n"
+            "    assert pytestconfig.pluginmanager.has_plugin('hypothesispytest')\n")})
+    snap = load_repo(repo)
+    with make_sandbox("cold", sandbox_config(snap, docker_client), docker_client) as sb:
+        report = sb.check(snap.workspace())
+    assert outcomes(report) == {"tests/test_plugins.py::test_randomly_is_off": "passed",
+                                "tests/test_plugins.py::test_an_environment_plugin_is_on":
+                                    "passed"}, report.output[-2000:]

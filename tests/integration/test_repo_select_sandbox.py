@@ -23,5 +23,7 @@ def test_a_quick_check_runs_only_the_chosen_test_files(docker_client, sandbox_im
     assert files == set(chosen), quick.output
     assert quick.tests.ok and quick.tamper == [] and quick.lint.error is None
     assert len(quick.tests.cases) < len(whole.tests.cases)
+    # each case keeps its JUnit time: the quick selection's budget is counted in them
+    assert sum(c.duration_s for c in whole.tests.cases) > 0
     assert {c.id for c in quick.tests.cases} == {c.id for c in whole.tests.cases
                                                   if c.id.split("::")[0] in files}

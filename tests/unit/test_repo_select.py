@@ -181,6 +181,14 @@ def test_a_failing_quick_check_ends_there_and_says_so():
     assert judged.verdict == "fail" and "quick check of the 2 test file(s)" in judged.message
 
 
+def test_no_quick_check_when_a_targets_file_is_not_a_test_module():
+    # JUnit names the file of a decorator that wraps a test: not a path to run the test by
+    decorated = "pkg/geo.py::test_wrapped"
+    base = report({**suite(), decorated: "failed"})
+    assert selection(SNAP, FIX, [decorated], base) is None
+    assert selection(SNAP, FIX, [TARGET, decorated], base) is None
+
+
 def test_a_regression_outside_the_quick_check_is_caught_by_the_whole_suite():
     judged, seen = run(suite("tests/test_text.py::test_3"))
     assert seen[1] == [] and judged.verdict == "fail"
