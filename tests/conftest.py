@@ -15,7 +15,7 @@ import pytest
 # tests/ holds shared helpers (contract suite, local OpenAI server): make them importable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-pytest_plugins = ["ci_rules"]
+pytest_plugins = ["ci_rules", "child_rules"]
 
 LOCAL_NAMES = {"localhost", "testserver"}
 

@@ -152,9 +152,12 @@ class SandboxContract(StateContract):
     def test_fork_bomb_is_contained(self, sandbox):
         r = timed(sandbox, probe("while True:\n    try:\n        os.fork()\n"
                                  "    except OSError:\n        pass"), limit=LIMIT)
-        assert r.verdict in ("timeout", "fail")
+        # contained by the pids limit (pytest fails or the limit kills it) or, when the
+        # forks hold more memory than the container has (a slow, loaded machine lets more of
+        # them touch their pages before the limit), by the memory limit
+        assert r.verdict in ("timeout", "fail", "oom"), (r.verdict, r.message)
         after = timed(sandbox, ws("def test_add():\n    assert add(1, 2) == 3\n"))
-        assert after.verdict == "pass"
+        assert after.verdict == "pass", (after.verdict, after.message)
 
     def test_output_flood(self, sandbox):
         r = timed(sandbox, probe("while True:\n    sys.stdout.write('x' * 65536)"))

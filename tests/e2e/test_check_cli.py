@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,9 +98,9 @@ def test_docker_unreachable_exit_4(tmp_path):
 def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
     d = folder(tmp_path, "import time\n\n\ndef add(a, b):\n    time.sleep(3600)\n")
     for sig in (signal.SIGINT, signal.SIGKILL):
-        proc = _start_check_and_wait_for_its_container(ready, d)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=HANG)
+        with _stopped(_start_check_and_wait_for_its_container(ready, d)) as proc:
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=HANG)
         if sig == signal.SIGINT:
             assert proc.returncode == 130, err.decode()[-2000:]
             assert not _containers_of(ready, proc.pid)
@@ -112,6 +114,18 @@ def test_ctrl_c_removes_the_container_and_kill_9_is_reaped(tmp_path, ready):
 
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextmanager
+def _stopped(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """``proc``, killed if it still runs at the end, reaped and its pipes closed: a failed wait
+    must not leave it to the garbage collector, whose ResourceWarnings would fail a later test."""
+    with proc:  # closes the pipes and waits
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def _start_check_and_wait_for_its_container(client, d: Path) -> subprocess.Popen:
