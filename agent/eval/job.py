@@ -30,9 +30,9 @@ class Spans:
     extended at each checked attempt): a run resumed after a kill counts the time its earlier
     checks took, not only the time since the resume."""
 
-    def __init__(self, store: RunStore, run_id: str) -> None:
-        self.store, self.run_id = store, run_id
-        self.start = time.time()
+    def __init__(self, store: RunStore, run_id: str, start: float) -> None:
+        """``start``: when this driver took the job (its span covers all of its wall time)."""
+        self.store, self.run_id, self.start = store, run_id, start
         with store.writing():
             store.conn.execute(SPANS)
             self.earlier = [[a, b] for a, b in store.conn.execute(
@@ -56,7 +56,7 @@ def run_job(job: Job, store: RunStore, sandbox: Sandbox, spec: ModelSpec,
     which may not see the driver's folders); None reads ``job.task.repo`` here."""
     started_at, started = time.time(), time.monotonic()
     model = spec.build(job.task, job.sample)
-    spans = Spans(store, job.run_id)
+    spans = Spans(store, job.run_id, started_at)
     try:
         deps = Deps(model=model, sandbox=sandbox)
         if store.exists(job.run_id):

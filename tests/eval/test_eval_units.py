@@ -212,13 +212,23 @@ def test_task_ids_that_differ_only_in_unsafe_characters_are_two_runs(tmp_path):
         assert store.meta(dashed.run_id)["task"] == "a-b"
 
 
-def test_a_resumed_run_counts_the_time_of_its_checks_before_the_kill(tmp_path):
+def test_a_resumed_run_counts_the_time_of_its_checks_before_the_kill(tmp_path, monkeypatch):
     """Docker goes away after the first check: the job stops, resumable. The resumed job's
-    record counts both checks, so its busy time must cover the first one too."""
+    record counts both checks, so its busy time must cover the first one too, and all of the
+    resumed driver's wall time (the model is slow to build here, as on a loaded machine:
+    the driver's span once began after it, and busy time fell short of wall time)."""
     from codemend.agent.eval.job import run_job
     from codemend.agent.eval.jobspec import Job, ModelSpec
     from codemend.agent.runs import RunStore
     from codemend.sandbox.errors import InfraError
+
+    build = ModelSpec.build
+
+    def slow_build(self, *args):
+        time.sleep(0.2)
+        return build(self, *args)
+
+    monkeypatch.setattr(ModelSpec, "build", slow_build)
 
     job = Job(spec_task("add", [BAD, GOOD]), 0)
     down = Sandbox(down_after=1)
