@@ -35,9 +35,21 @@ class Limits:
 
 
 def protected_reason(path: str, allow_test_edits: bool = False,
-                     settings: PytestSettings | None = None) -> str | None:
-    """Why ``path`` may not be changed by a published patch, or None when it may."""
-    return protected.reason(path, settings, allow_test_edits)
+                     settings: PytestSettings | None = None,
+                     packages: frozenset[str] | None = None) -> str | None:
+    """Why ``path`` may not be changed by a published patch, or None when it may.
+    ``packages``: the folders holding test modules at the recorded commit (None: unknown,
+    so every ``__init__.py`` under ``testpaths`` counts as a test file)."""
+    return protected.reason(path, settings, allow_test_edits, packages)
+
+
+def tracked_files(cwd: Path) -> list[str] | None:
+    """Every file tracked at HEAD (the recorded commit); None when git cannot say."""
+    res = subprocess.run(["git", "ls-tree", "-r", "-z", "--name-only", "HEAD"], cwd=cwd,
+                         capture_output=True, check=False)
+    if res.returncode != 0:
+        return None
+    return [p for p in res.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p]
 
 
 def pytest_settings(cwd: Path) -> PytestSettings:
@@ -112,8 +124,10 @@ def vet_patch(patch: Path, cwd: Path, limits: Limits) -> list[str]:
         raise Refused(f"fix.patch changes {len(files)} files, over the cap of {limits.max_files} "
                       "(--max-files)")
     settings = pytest_settings(cwd)
+    tracked = tracked_files(cwd)
+    packages = None if tracked is None else protected.test_packages(tracked, settings)
     for path in files:
-        reason = protected_reason(path, limits.allow_test_edits, settings)
+        reason = protected_reason(path, limits.allow_test_edits, settings, packages)
         if reason:
             raise Refused(f"fix.patch touches {path}: {reason}; codemend never publishes "
                           "such a change (see README, CI bot)")

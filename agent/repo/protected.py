@@ -11,7 +11,10 @@ Three kinds, from the strictest:
   ``importlib.metadata``, and its ``pytest11`` entry point is a plugin pytest loads.
 * **tests**: test modules (``python_files`` under ``testpaths``), ``conftest.py`` anywhere,
   everything in ``tests/``, ``test/``, ``testing/`` folders, ``__init__.py`` in a
-  ``testpaths`` folder.
+  ``testpaths`` folder that holds a test module itself (``test_packages``; every one under
+  ``testpaths`` when the file list is not known). A package's own ``__init__.py`` under a
+  ``testpaths`` entry such as ``src`` or the package (doctests, tests inside the package)
+  is source: a fix may change it.
 * **configuration**: how the project is built, linted or tested: pyproject.toml (all of it),
   pytest.toml, .pytest.toml, pytest.ini, .pytest.ini, tox.ini, setup.cfg, setup.py,
   ruff.toml, .ruff.toml, noxfile.py, .coveragerc, mypy.ini, .flake8, Makefile, MANIFEST.in,
@@ -26,8 +29,9 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+from collections.abc import Iterable
 
-from codemend.agent.repo.layout import PytestSettings, is_test_file
+from codemend.agent.repo.layout import PytestSettings, is_test_file, is_test_module
 
 OUTSIDE = "a path outside the repository"
 CI = "CI or repository configuration"
@@ -74,17 +78,28 @@ def _in_testpaths(path: str, settings: PytestSettings) -> bool:
     return any(path.startswith(f + "/") for f in folders)
 
 
-def reason(path: str, settings: PytestSettings | None = None, allow_test_edits: bool = False
-           ) -> str | None:
+def test_packages(paths: Iterable[str], settings: PytestSettings | None = None
+                  ) -> frozenset[str]:
+    """The folders that hold a test module themselves ("" for the top)."""
+    settings = settings or DEFAULT_SETTINGS
+    return frozenset(posixpath.dirname(p) for p in paths if is_test_module(p, settings))
+
+
+def reason(path: str, settings: PytestSettings | None = None, allow_test_edits: bool = False,
+           packages: frozenset[str] | None = None) -> str | None:
     """Why a fix may not change ``path`` (None: it may). ``settings``: the project's pytest
-    settings (which files are tests); pytest's defaults when not known."""
+    settings (which files are tests); pytest's defaults when not known. ``packages``: the
+    baseline's ``test_packages`` (None: not known, so every ``__init__.py`` under
+    ``testpaths`` is a test file)."""
     never = never_reason(path)
     if never or allow_test_edits:
         return never
     settings = settings or DEFAULT_SETTINGS
     norm = posixpath.normpath(path)
     name = posixpath.basename(norm)
-    if is_test_file(norm, settings) or (name == "__init__.py" and _in_testpaths(norm, settings)):
+    if is_test_file(norm, settings) or (
+            name == "__init__.py" and _in_testpaths(norm, settings)
+            and (packages is None or posixpath.dirname(norm) in packages)):
         return TEST
     if name in CONFIG_NAMES or any(fnmatch.fnmatchcase(name, g) for g in CONFIG_GLOBS):
         return CONFIG

@@ -82,7 +82,9 @@ class RepoSnapshot:
     def protected(self, path: str, allow_test_edits: bool = False) -> str | None:
         """Why a fix may not change ``path`` (protected.py: tests, their configuration,
         files Python reads at start-up; the first two with ``allow_test_edits``)."""
-        return protected.reason(path, self.pytest, allow_test_edits)
+        return protected.reason(path, self.pytest, allow_test_edits,
+                                protected.test_packages([*self.files, *self.binary],
+                                                        self.pytest))
 
     def is_protected(self, path: str) -> bool:
         return self.protected(path) is not None
