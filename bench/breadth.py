@@ -11,12 +11,11 @@ into FILE between the breadth markers. ``--projects a,b`` runs a subset.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import BenchError, machine, say
+from bench.common import BenchError, machine, project_modules, say
 from bench.targets import replace_block
 
 BEGIN = "<!-- bench: breadth table, written by `bench/run.py breadth --record` -->"
@@ -24,13 +23,7 @@ END = "<!-- bench: end of breadth table -->"
 
 
 def _modules():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    try:
-        import breadth
-        import repo_projects
-    except ImportError as exc:  # pytest is a dev dependency
-        raise BenchError(f"bench breadth needs the dev install (make install): {exc}") from exc
-    return breadth, repo_projects
+    return project_modules("breadth")
 
 
 def run(projects: list[str] | None = None) -> tuple[dict, str]:

@@ -22,6 +22,17 @@ class BenchError(Exception):
     """A benchmark cannot run here; the message says why and what to do."""
 
 
+def project_modules(bench: str):
+    """tests/breadth.py and tests/repo_projects.py (the real projects' set and its judge)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    try:
+        import breadth
+        import repo_projects
+    except ImportError as exc:  # pytest is a dev dependency
+        raise BenchError(f"bench {bench} needs the dev install (make install): {exc}") from exc
+    return breadth, repo_projects
+
+
 def say(text: str) -> None:
     """Progress for people: always on stderr, so ``--json`` keeps stdout to one line."""
     print(text, file=sys.stderr, flush=True)

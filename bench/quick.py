@@ -22,22 +22,15 @@ at a similar load.
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import BenchError, machine, median, say, table
+from bench.common import BenchError, machine, median, project_modules, say, table
 
 
 def _tests():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    try:
-        import breadth
-        import repo_projects
-    except ImportError as exc:  # pytest is a dev dependency
-        raise BenchError(f"bench quick needs the dev install (make install): {exc}") from exc
-    return breadth, repo_projects
+    return project_modules("quick")
 
 
 def _repo(breadth, rp, work: Path) -> Path:
