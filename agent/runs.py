@@ -258,6 +258,10 @@ class RunStore:
         ``update``: state fields the resume changes first (``model``, ``fallback_model``)."""
         with db_errors(self.path, self.resume_command(run_id)):
             snap = self.graph.get_state(self._config(run_id))
+            if update and update.get("model"):  # `runs` names the model that drives it now
+                with self.writing():
+                    self.conn.execute("UPDATE codemend_runs SET model = ? WHERE run_id = ?",
+                                      (update["model"], run_id))
         if not snap.values:  # killed before its first checkpoint: start it over
             first = self._first_state(run_id, snap)
             if first is None:

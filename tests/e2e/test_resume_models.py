@@ -63,3 +63,6 @@ def test_resume_with_another_model_and_a_new_fallback(work):
     shown = work.run("show", "m-run", "--json", "--state-dir", "state")
     models = [a["model"] for a in shown.json()["attempts"]]
     assert models == [first, second, third]
+    # the run list names the model the resume gave (it kept the first one)
+    listed = work.run("runs", "--json", "--state-dir", "state").json()["runs"]
+    assert [(r["run_id"], r["model"]) for r in listed] == [("m-run", second)]
